@@ -1,0 +1,106 @@
+package qgate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Audit event types.
+const (
+	AuditRequest   = "request"   // a request and its decision
+	AuditExecution = "execution" // what happened upstream
+	AuditReview    = "review"    // a review was created or changed state
+	AuditVote      = "vote"      // an approver voted
+	AuditGrant     = "grant"     // a grant was created, used or revoked
+	AuditToken     = "token"     // a token was created, rotated or revoked
+	AuditAuth      = "auth"      // an authentication failed
+	AuditAdmin     = "admin"     // any other administrative action
+)
+
+// AuditEvent is one append-only, hash-chained audit record. Seq, PrevHash
+// and Hash are set by the store when the event is appended.
+type AuditEvent struct {
+	Seq         int64           `json:"seq"`
+	Time        time.Time       `json:"time"`
+	Type        string          `json:"type"`
+	Action      string          `json:"action"` // e.g. "allow", "created", "approved"
+	RequestID   string          `json:"request_id,omitempty"`
+	TokenID     string          `json:"token_id,omitempty"`
+	Identity    string          `json:"identity,omitempty"`
+	Target      string          `json:"target,omitempty"`
+	Environment string          `json:"environment,omitempty"`
+	ReviewID    int64           `json:"review_id,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	PrevHash    string          `json:"prev_hash"`
+	Hash        string          `json:"hash"`
+}
+
+// ChainHash computes the hash that chains e to the previous event. It covers
+// every field except Hash itself, including Seq and PrevHash, so edits,
+// deletions and reordering all break the chain. Time is hashed at
+// nanosecond precision in UTC; Data as the exact bytes stored.
+func (e *AuditEvent) ChainHash() string {
+	h := sha256.New()
+	w := func(s string) {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	w("qgate-audit-v1")
+	w(strconv.FormatInt(e.Seq, 10))
+	w(strconv.FormatInt(e.Time.UnixNano(), 10))
+	w(e.Type)
+	w(e.Action)
+	w(e.RequestID)
+	w(e.TokenID)
+	w(e.Identity)
+	w(e.Target)
+	w(e.Environment)
+	w(strconv.FormatInt(e.ReviewID, 10))
+	w(string(e.Data))
+	w(e.PrevHash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AuditFilter selects audit events. Zero fields match everything.
+type AuditFilter struct {
+	TokenID   string
+	Identity  string
+	Target    string
+	Type      string
+	Action    string // e.g. a decision: "allow", "deny", "review"
+	RequestID string
+	ReviewID  int64
+	Since     time.Time
+	Until     time.Time
+	AfterSeq  int64
+	Limit     int
+	Desc      bool // newest first
+}
+
+// AuditStore keeps the audit chain.
+type AuditStore interface {
+	// AppendAudit appends events in order, atomically: it sets Seq,
+	// PrevHash and Hash on each, chaining from the last stored event, and
+	// returns only once they are durable. Either all are stored or none.
+	AppendAudit(ctx context.Context, events []*AuditEvent) error
+	// ListAudit returns events matching f, oldest first unless f.Desc.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// ScanAudit calls fn for every stored event in Seq order, as stored,
+	// starting after afterSeq. It stops at fn's first error and returns it.
+	ScanAudit(ctx context.Context, afterSeq int64, fn func(*AuditEvent) error) error
+}
+
+// Store is everything qgate persists.
+type Store interface {
+	TokenStore
+	IdentityStore
+	ReviewStore
+	GrantStore
+	AuditStore
+	Close() error
+}
