@@ -1,0 +1,266 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/qgate/qgate"
+)
+
+// Reasons for an authentication failure, in AuthError.Reason. They are for
+// the audit log and operators, never for the client.
+const (
+	ReasonMalformed = "malformed"  // not a token: prefix, length, characters or checksum
+	ReasonUnknown   = "unknown"    // well-formed, but no token has this id
+	ReasonBadSecret = "bad_secret" // the id exists, the secret does not match
+	ReasonExpired   = "expired"    // right secret, token past its expiry
+	ReasonRevoked   = "revoked"    // right secret, token revoked
+)
+
+// invalidTokenMessage is the only thing a client learns about a failure.
+const invalidTokenMessage = "invalid token"
+
+// AuthError is the error Verify returns when a token is refused. Whatever
+// the reason, it reads the same and unwraps to the same client-facing
+// qgate.Errorf(qgate.EUNAUTHORIZED, "invalid token"), so
+// qgate.ErrorCode(err) == qgate.EUNAUTHORIZED and qgate.ErrorMessage(err)
+// == "invalid token" for every failure. The real reason, for the audit log,
+// is available with errors.As.
+type AuthError struct {
+	Reason  string // one of the Reason constants
+	TokenID string // the parsed id; "" when the token was malformed
+}
+
+// Error returns the client-facing text, identical for every reason, so that
+// printing the error to a client cannot leak the reason.
+func (e *AuthError) Error() string { return e.Unwrap().Error() }
+
+// Unwrap returns the client-facing qgate error.
+func (e *AuthError) Unwrap() error {
+	return qgate.Errorf(qgate.EUNAUTHORIZED, invalidTokenMessage)
+}
+
+// Authenticator issues, verifies, rotates and revokes tokens kept in Store.
+// Secrets are never stored: only HMAC-SHA256(Key, secret) and a SCRAM
+// verifier of the whole token. It is safe for concurrent use if Store is
+// and if its fields are not changed after first use.
+type Authenticator struct {
+	Store qgate.TokenStore
+	// Key is the server key of the keyed hash, at least MinKeySize bytes.
+	Key []byte
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// SCRAMIterations is the PBKDF2 iteration count of new SCRAM
+	// verifiers (DefaultSCRAMIterations when zero or negative). Some
+	// clients refuse fewer than 4096.
+	SCRAMIterations int
+}
+
+// New returns an Authenticator with the default clock and SCRAM iteration
+// count.
+func New(store qgate.TokenStore, key []byte) *Authenticator {
+	return &Authenticator{Store: store, Key: key, Now: time.Now, SCRAMIterations: DefaultSCRAMIterations}
+}
+
+// IssueRequest describes a token to issue.
+type IssueRequest struct {
+	Identity     string // required
+	Name         string
+	Roles        []string
+	Targets      []string // empty: every target
+	Environments []string // empty: every environment
+	// TTL is the token's lifetime; zero means it does not expire.
+	TTL time.Duration
+}
+
+// Issue creates and stores a new token for req.Identity. It returns the
+// whole token string, which is shown once and can never be recovered, and
+// the stored token (which holds only hashes).
+func (a *Authenticator) Issue(ctx context.Context, req IssueRequest) (token string, t *qgate.Token, err error) {
+	if err := a.checkKey(); err != nil {
+		return "", nil, err
+	}
+	if strings.TrimSpace(req.Identity) == "" {
+		return "", nil, qgate.Errorf(qgate.EINVALID, "identity is required")
+	}
+	if req.TTL < 0 {
+		return "", nil, qgate.Errorf(qgate.EINVALID, "token lifetime must not be negative")
+	}
+	now := a.now()
+	roles := slices.Clone(req.Roles)
+	if roles == nil {
+		roles = []string{}
+	}
+	// 60 random bits make an id collision very unlikely; retry a few times
+	// all the same rather than fail.
+	for range 3 {
+		id, secret := newID(), newSecret()
+		token = format(id, secret)
+		verifier, err := scramVerifier(token, nil, a.iterations())
+		if err != nil {
+			return "", nil, err
+		}
+		t = &qgate.Token{
+			ID:           id,
+			Name:         req.Name,
+			Identity:     req.Identity,
+			Roles:        roles,
+			Targets:      slices.Clone(req.Targets),
+			Environments: slices.Clone(req.Environments),
+			SecretHash:   a.hash(secret),
+			SCRAM:        verifier,
+			CreatedAt:    now,
+		}
+		if req.TTL > 0 {
+			t.ExpiresAt = now.Add(req.TTL)
+		}
+		err = a.Store.CreateToken(ctx, t)
+		if qgate.ErrorCode(err) == qgate.ECONFLICT {
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return token, t, nil
+	}
+	return "", nil, qgate.Errorf(qgate.EINTERNAL, "could not find an unused token id")
+}
+
+// dummyHash is compared against when a token id is unknown, so that an
+// unknown id costs the same work as a wrong secret.
+var dummyHash = make([]byte, sha256.Size)
+
+// Verify authenticates a whole token string and returns the stored token.
+//
+// It parses the token, looks its id up, compares HMAC-SHA256(Key, secret)
+// in constant time with the stored hash (or with the previous hash while a
+// rotation's grace period lasts), and checks that the token is neither
+// revoked nor expired. Any refusal is an *AuthError; an unavailable store
+// or a missing key is an EINTERNAL error instead, so that outages are not
+// reported as bad credentials. On success the use is recorded with
+// Store.TouchToken, whose failure is ignored.
+func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token, error) {
+	if err := a.checkKey(); err != nil {
+		return nil, err
+	}
+	id, secret, err := Parse(token)
+	if err != nil {
+		return nil, &AuthError{Reason: ReasonMalformed}
+	}
+	mac := a.hash(secret)
+	t, err := a.Store.Token(ctx, id)
+	if err != nil {
+		if qgate.ErrorCode(err) == qgate.ENOTFOUND {
+			_ = hmac.Equal(mac, dummyHash)
+			return nil, &AuthError{Reason: ReasonUnknown, TokenID: id}
+		}
+		return nil, fmt.Errorf("%w: %w", qgate.Errorf(qgate.EINTERNAL, "token store unavailable"), err)
+	}
+	now := a.now()
+	match := hmac.Equal(mac, t.SecretHash)
+	if !match && len(t.PrevSecretHash) > 0 && now.Before(t.PrevValidUntil) {
+		match = hmac.Equal(mac, t.PrevSecretHash)
+	}
+	switch {
+	case !match:
+		return nil, &AuthError{Reason: ReasonBadSecret, TokenID: id}
+	case !t.RevokedAt.IsZero():
+		return nil, &AuthError{Reason: ReasonRevoked, TokenID: id}
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return nil, &AuthError{Reason: ReasonExpired, TokenID: id}
+	}
+	_ = a.Store.TouchToken(ctx, id, now)
+	t.LastUsed = now
+	return t, nil
+}
+
+// Rotate gives token id a new secret, keeping its id, identity, roles,
+// scope and expiry, and returns the new whole token string. The old secret
+// stays valid until now+grace; with grace 0 it is invalid at once. Only the
+// latest previous secret is kept: rotating again ends the earlier grace.
+//
+// Revoked tokens cannot be rotated (EINVALID), nor can expired ones
+// (EEXPIRED). An unknown id is ENOTFOUND.
+//
+// During a grace period the new SCRAM verifier reuses the previous one's
+// salt and iteration count, so that a PostgreSQL listener can send one salt
+// and accept a proof made from either token.
+func (a *Authenticator) Rotate(ctx context.Context, id string, grace time.Duration) (token string, err error) {
+	if err := a.checkKey(); err != nil {
+		return "", err
+	}
+	if grace < 0 {
+		return "", qgate.Errorf(qgate.EINVALID, "grace period must not be negative")
+	}
+	t, err := a.Store.Token(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	now := a.now()
+	if !t.RevokedAt.IsZero() {
+		return "", qgate.Errorf(qgate.EINVALID, "token %s is revoked and cannot be rotated", t.ID)
+	}
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return "", qgate.Errorf(qgate.EEXPIRED, "token %s has expired and cannot be rotated", t.ID)
+	}
+	var (
+		salt       []byte
+		iters      = a.iterations()
+		graceUntil time.Time
+	)
+	if grace > 0 {
+		graceUntil = now.Add(grace)
+		if c, err := ParseSCRAMVerifier(t.SCRAM); err == nil {
+			salt, iters = c.Salt, c.Iterations
+		}
+	}
+	secret := newSecret()
+	token = format(t.ID, secret)
+	verifier, err := scramVerifier(token, salt, iters)
+	if err != nil {
+		return "", err
+	}
+	if err := a.Store.RotateToken(ctx, t.ID, a.hash(secret), verifier, graceUntil); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Revoke revokes token id now; the next Verify refuses it. Revoking twice
+// keeps the first time. An unknown id is ENOTFOUND.
+func (a *Authenticator) Revoke(ctx context.Context, id string) error {
+	return a.Store.RevokeToken(ctx, id, a.now())
+}
+
+// hash is the keyed hash stored for a secret: HMAC-SHA256(Key, secret).
+func (a *Authenticator) hash(secret string) []byte {
+	h := hmac.New(sha256.New, a.Key)
+	h.Write([]byte(secret))
+	return h.Sum(nil)
+}
+
+func (a *Authenticator) checkKey() error {
+	if len(a.Key) < MinKeySize {
+		return qgate.Errorf(qgate.EINTERNAL, "server key is shorter than %d bytes", MinKeySize)
+	}
+	return nil
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+func (a *Authenticator) iterations() int {
+	if a.SCRAMIterations <= 0 {
+		return DefaultSCRAMIterations
+	}
+	return a.SCRAMIterations
+}

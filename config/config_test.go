@@ -1,0 +1,196 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/config"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+const valid = `
+server:
+  listen: 127.0.0.1:8080
+  public_url: http://127.0.0.1:8080
+store:
+  driver: sqlite
+  dsn: ./qgate.db
+targets:
+  - name: billing-db
+    protocol: postgres
+    environment: prod
+    listen: 127.0.0.1:6432
+    upstream: {address: 127.0.0.1:5432, database: billing, user: app, password_env: BILLING_PW}
+  - name: payments-api
+    protocol: http
+    environment: staging
+    listen: 127.0.0.1:9001
+    upstream:
+      url: http://127.0.0.1:7000
+      headers: {Authorization: "Bearer ${PAYMENTS_API_KEY}"}
+    graphql: {path: /graphql}
+    hold: 25s
+groups:
+  dba: [alice, bob]
+policies:
+  - name: no-ddl-in-prod
+    environments: [prod]
+    when: sql.ddl
+    action: deny
+    message: DDL in production goes through migrations
+  - name: prod-writes-need-a-dba
+    environments: [prod]
+    when: "!sql.read_only"
+    action: review
+    review: {approvers: [dba], quorum: 1, timeout: 15m}
+  - name: reads
+    when: sql.read_only
+    action: allow
+defaults:
+  prod: review
+  staging: allow
+  dev: allow
+`
+
+func TestParse_OK(t *testing.T) {
+	cfg, err := config.Parse("qgate.yaml", []byte(valid), env(map[string]string{"BILLING_PW": "s3cret", "PAYMENTS_API_KEY": "k"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(cfg.Targets), 2; got != want {
+		t.Fatalf("targets: got %d, want %d", got, want)
+	}
+	db := cfg.Target("billing-db")
+	if db.Postgres == nil || db.Postgres.Password != "s3cret" || db.Postgres.Database != "billing" {
+		t.Fatalf("billing-db upstream: got %+v", db.Postgres)
+	}
+	api := cfg.Target("payments-api")
+	if got, want := api.HTTP.Headers["Authorization"], "Bearer k"; got != want {
+		t.Fatalf("header: got %q, want %q", got, want)
+	}
+	if api.GraphQLPath != "/graphql" || api.Hold != 25*time.Second || api.MaxBody != config.DefaultMaxBody {
+		t.Fatalf("payments-api: got %+v", api)
+	}
+	p := cfg.Policies[1]
+	if p.Action != qgate.ActionReview || p.Review.Quorum != 1 || p.Review.Timeout != 15*time.Minute || p.Review.Approvers[0] != "dba" {
+		t.Fatalf("policy: got %+v %+v", p, p.Review)
+	}
+	if cfg.Defaults["prod"] != qgate.ActionReview || cfg.Defaults["dev"] != qgate.ActionAllow {
+		t.Fatalf("defaults: got %v", cfg.Defaults)
+	}
+	if got := cfg.GroupsOf("bob"); len(got) != 1 || got[0] != "dba" {
+		t.Fatalf("GroupsOf(bob): got %v", got)
+	}
+	if cfg.Auth.TokenKeyFile != "./qgate.db.key" {
+		t.Fatalf("token key file: got %q", cfg.Auth.TokenKeyFile)
+	}
+}
+
+// TestParse_Errors checks that each malformed file is refused with a
+// message naming the line of the problem.
+func TestParse_Errors(t *testing.T) {
+	vars := map[string]string{"BILLING_PW": "x", "PAYMENTS_API_KEY": "k"}
+	for _, tt := range []struct {
+		name string
+		doc  string
+		want []string // substrings, each must appear
+	}{
+		{"UnknownTopKey", "server: {listen: 127.0.0.1:1}\nsurver: {}\n", []string{`qgate.yaml:2: unknown key "surver" in the top level`}},
+		{"UnknownNestedKey", "server:\n  listen: 127.0.0.1:1\n  listne: x\n", []string{`qgate.yaml:3: unknown key "listne" in server`}},
+		{"InlinePassword", "targets:\n  - name: a\n    protocol: postgres\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream:\n      address: 127.0.0.1:5432\n      database: d\n      user: u\n      password: hunter2\n",
+			[]string{`qgate.yaml:10: unknown key "password" in targets[0].upstream`}},
+		{"BadYAML", "server: [\n", []string{"qgate.yaml:"}},
+		{"WrongType", "targets: {a: 1}\n", []string{"qgate.yaml:1: targets: want a list"}},
+		{"BadDuration", "targets:\n  - name: a\n    protocol: http\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream: {url: http://x}\n    hold: soon\n",
+			[]string{`qgate.yaml:7: invalid duration "soon"`}},
+		{"BadAction", "policies:\n  - name: p\n    when: 'true'\n    action: permit\n", []string{`qgate.yaml:4: policy "p": action must be allow, deny or review, not "permit"`}},
+		{"CELTypo", "policies:\n  - name: p\n    when: sql.read_onyl\n    action: allow\n", []string{`qgate.yaml:3: policy "p": when: column 4: undefined field 'read_onyl'`}},
+		{"CELUndeclared", "policies:\n  - name: p\n    action: deny\n    when: |\n      sql.ddl ||\n      sqll.multi\n", []string{`qgate.yaml:6: policy "p": when: column 1: undeclared reference to 'sqll'`}},
+		{"CELNotBool", "policies:\n  - name: p\n    when: sql.tables\n    action: deny\n", []string{`qgate.yaml:3: policy "p": when: column 1: condition must be a bool`}},
+		{"MissingWhen", "policies:\n  - name: p\n    action: deny\n", []string{`qgate.yaml:2: policy "p": when is required`}},
+		{"UnknownGroup", "policies:\n  - name: p\n    when: 'true'\n    action: review\n    review: {approvers: [dbas]}\n", []string{`unknown group "dbas"`, "qgate.yaml:5:"}},
+		{"UnknownTarget", "policies:\n  - name: p\n    targets: [nope]\n    when: 'true'\n    action: deny\n", []string{`qgate.yaml:3: policy "p": unknown target "nope"`}},
+		{"DuplicatePolicy", "policies:\n  - {name: p, when: 'true', action: deny}\n  - {name: p, when: 'true', action: deny}\n", []string{`qgate.yaml:3: policies[1]: duplicate policy name "p"`}},
+		{"MissingEnv", "targets:\n  - name: a\n    protocol: postgres\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream: {address: 'h:1', database: d, user: u, password_env: NOPE}\n",
+			[]string{"qgate.yaml:6:", "environment variable NOPE (password_env) is not set"}},
+		{"MissingHeaderEnv", "targets:\n  - name: a\n    protocol: http\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream:\n      url: http://x\n      headers: {X-Key: '${NOPE}'}\n",
+			[]string{"qgate.yaml:8:", "environment variable NOPE is not set"}},
+		{"BadProtocol", "targets:\n  - name: a\n    protocol: ftp\n    environment: dev\n    listen: 127.0.0.1:7\n", []string{`qgate.yaml:3: target "a": protocol must be postgres or http, not "ftp"`}},
+		{"BadListen", "targets:\n  - name: a\n    protocol: http\n    environment: dev\n    listen: 7000\n    upstream: {url: http://x}\n", []string{`qgate.yaml:5: target "a": listen: want host:port`}},
+		{"DuplicateListen", "targets:\n  - {name: a, protocol: http, environment: dev, listen: '127.0.0.1:7', upstream: {url: 'http://x'}}\n  - {name: b, protocol: http, environment: dev, listen: '127.0.0.1:7', upstream: {url: 'http://x'}}\n",
+			[]string{`qgate.yaml:3: targets[1]: listen address 127.0.0.1:7 is already used by target "a"`}},
+		{"BadDefault", "defaults:\n  prod: maybe\n", []string{`qgate.yaml:2: defaults.prod: action must be allow, deny or review`}},
+		{"BadStore", "store: {driver: mongo}\n", []string{`qgate.yaml:1: store.driver: want sqlite or postgres`}},
+		{"DuplicateKey", "server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n", []string{"qgate.yaml:3:", "already defined"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("qgate.yaml", []byte(tt.doc), env(vars))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestParse_AllProblemsAtOnce checks that validation does not stop at the
+// first problem.
+func TestParse_AllProblemsAtOnce(t *testing.T) {
+	doc := "server: {listen: nope}\npolicies:\n  - {name: a, when: 'sqll', action: deny}\n  - {name: b, when: 'true', action: nah}\n"
+	_, err := config.Parse("f.yaml", []byte(doc), env(nil))
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want *config.Error", err)
+	}
+	if got := len(ce.Problems); got != 3 {
+		t.Fatalf("got %d problems, want 3:\n%v", got, err)
+	}
+}
+
+func TestLoad_PasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := "targets:\n  - name: a\n    protocol: postgres\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream: {address: 'h:1', database: d, user: u, password_file: " + pw + "}\n"
+	f := filepath.Join(dir, "qgate.yaml")
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Target("a").Postgres.Password; got != "from-file" {
+		t.Fatalf("password: got %q", got)
+	}
+}
+
+func TestLoad_Examples(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configs")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Setenv("BILLING_PW", "x")
+			t.Setenv("PAYMENTS_API_KEY", "x")
+			if _, err := config.Load(f); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

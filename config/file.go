@@ -1,0 +1,153 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The file* types mirror the YAML document exactly. Their yaml tags are the
+// only keys accepted; anything else is reported as an unknown key.
+
+type fileConfig struct {
+	Server   fileServer          `yaml:"server"`
+	Store    fileStore           `yaml:"store"`
+	Auth     fileAuth            `yaml:"auth"`
+	Targets  []fileTarget        `yaml:"targets"`
+	Groups   map[string][]string `yaml:"groups"`
+	Policies []filePolicy        `yaml:"policies"`
+	Defaults map[string]string   `yaml:"defaults"`
+	Review   *fileReviewDefaults `yaml:"review_defaults"`
+}
+
+type fileServer struct {
+	Listen    string   `yaml:"listen"`
+	PublicURL string   `yaml:"public_url"`
+	TLS       *fileTLS `yaml:"tls"`
+}
+
+type fileStore struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+type fileAuth struct {
+	TokenKeyFile string `yaml:"token_key_file"`
+	TokenKeyEnv  string `yaml:"token_key_env"`
+}
+
+type fileTLS struct {
+	Cert               string `yaml:"cert"`
+	Key                string `yaml:"key"`
+	CA                 string `yaml:"ca"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+type fileTarget struct {
+	Name                string       `yaml:"name"`
+	Protocol            string       `yaml:"protocol"`
+	Environment         string       `yaml:"environment"`
+	Listen              string       `yaml:"listen"`
+	Upstream            fileUpstream `yaml:"upstream"`
+	GraphQL             *fileGraphQL `yaml:"graphql"`
+	Hold                duration     `yaml:"hold"`
+	MaxBody             byteSize     `yaml:"max_body"`
+	AllowMethodOverride bool         `yaml:"allow_method_override"`
+	TokenHeader         string       `yaml:"token_header"`
+	TLS                 *fileTLS     `yaml:"tls"`
+}
+
+type fileUpstream struct {
+	// postgres
+	Address      string `yaml:"address"`
+	Database     string `yaml:"database"`
+	User         string `yaml:"user"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	SSLMode      string `yaml:"sslmode"`
+	// http
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	TLS     *fileTLS          `yaml:"tls"`
+}
+
+type fileGraphQL struct {
+	Path string `yaml:"path"`
+}
+
+type filePolicy struct {
+	Name         string      `yaml:"name"`
+	Targets      []string    `yaml:"targets"`
+	Environments []string    `yaml:"environments"`
+	When         string      `yaml:"when"`
+	Action       string      `yaml:"action"`
+	Message      string      `yaml:"message"`
+	Review       *fileReview `yaml:"review"`
+}
+
+type fileReview struct {
+	Approvers []string `yaml:"approvers"`
+	Quorum    int      `yaml:"quorum"`
+	Timeout   duration `yaml:"timeout"`
+	Slack     string   `yaml:"slack"`
+}
+
+type fileReviewDefaults struct {
+	Approvers []string `yaml:"approvers"`
+	Quorum    int      `yaml:"quorum"`
+	Timeout   duration `yaml:"timeout"`
+}
+
+// duration accepts Go duration strings ("15m", "25s").
+type duration struct {
+	time.Duration
+	set bool
+}
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return nodeError(n, "want a duration such as 30s or 15m")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return nodeError(n, "invalid duration %q (want e.g. 30s, 15m, 1h)", s)
+	}
+	if v <= 0 {
+		return nodeError(n, "duration %q must be positive", s)
+	}
+	d.Duration, d.set = v, true
+	return nil
+}
+
+// byteSize accepts plain integers or sizes with a unit (10MB, 512KiB).
+type byteSize int64
+
+func (b *byteSize) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	var v int64
+	if _, err := fmt.Sscanf(s, "%d", &v); err != nil || v <= 0 || fmt.Sprint(v) != s {
+		return nodeError(n, "invalid size %q (want e.g. 1048576, 10MB or 512KiB)", n.Value)
+	}
+	*b = byteSize(v * mult)
+	return nil
+}
+
+// nodeError reports a problem with a value the way yaml reports type errors,
+// so decoding carries on and the line is kept.
+func nodeError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+}

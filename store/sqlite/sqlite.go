@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qgate/qgate"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// busyTimeout is how long a statement waits for another process's write
+// lock before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// maxReaders bounds the read pool.
+const maxReaders = 8
+
+var _ qgate.Store = (*DB)(nil)
+
+// DB is a qgate.Store on one SQLite file. Create it with Open.
+type DB struct {
+	// Now is the clock, used for timestamps the caller left zero.
+	Now func() time.Time
+
+	path string
+	w    *sql.DB // exactly one connection: every write goes here
+	r    *sql.DB // query-only connections
+
+	// auditMu serialises AppendAudit within the process; BEGIN IMMEDIATE
+	// serialises it across processes.
+	auditMu sync.Mutex
+}
+
+// Open opens (creating if needed) the SQLite database at path, a file
+// name such as ./qgate.db, and applies any pending migrations. It fails
+// with ErrSchemaNewer if the file was migrated by a newer qgate.
+func Open(path string) (*DB, error) {
+	if path == "" {
+		return nil, qgate.Errorf(qgate.EINVALID, "open store: sqlite: empty path")
+	}
+	db := &DB{Now: time.Now, path: path}
+
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
+
+	var err error
+	db.w, err = sql.Open("sqlite", path+sep+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+
+	ctx := context.Background()
+	if err := db.migrate(ctx); err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+
+	db.r, err = sql.Open("sqlite", path+sep+common+"&_pragma=query_only(1)")
+	if err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.r.SetMaxOpenConns(maxReaders)
+	db.r.SetMaxIdleConns(maxReaders)
+	if err := db.r.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path returns the file name the database was opened with.
+func (db *DB) Path() string { return db.path }
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// now returns the current time from the injected clock, in UTC.
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// inTx runs fn in a write transaction, committing if it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/qgate/qgate"
+)
+
+var _ qgate.TokenStore = (*DB)(nil)
+
+const tokenColumns = `id, name, identity, roles, targets, environments,
+	secret_hash, prev_secret_hash, prev_valid_until, scram, prev_scram,
+	created_at, expires_at, revoked_at, last_used`
+
+// CreateToken inserts t, setting CreatedAt from Now if it is zero.
+// ECONFLICT if the id exists.
+func (db *DB) CreateToken(ctx context.Context, t *qgate.Token) error {
+	if t.ID == "" {
+		return qgate.Errorf(qgate.EINVALID, "token id required")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = db.now()
+	}
+	roles, err := encJSON(t.Roles)
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	targets, err := encJSON(t.Targets)
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	envs, err := encJSON(t.Environments)
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	res, err := db.w.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		t.ID, t.Name, t.Identity, roles, targets, envs,
+		t.SecretHash, t.PrevSecretHash, encTime(t.PrevValidUntil), t.SCRAM, t.PrevSCRAM,
+		encTime(t.CreatedAt), encTime(t.ExpiresAt), encTime(t.RevokedAt), encTime(t.LastUsed))
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	} else if n == 0 {
+		return qgate.Errorf(qgate.ECONFLICT, "token %q already exists", t.ID)
+	}
+	return nil
+}
+
+// Token returns the token with id. ENOTFOUND if none.
+func (db *DB) Token(ctx context.Context, id string) (*qgate.Token, error) {
+	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, qgate.Errorf(qgate.ENOTFOUND, "token %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	return t, nil
+}
+
+// ListTokens returns tokens ordered by creation time, then id.
+func (db *DB) ListTokens(ctx context.Context, f qgate.TokenFilter) ([]*qgate.Token, error) {
+	var where []string
+	var args []any
+	if f.Identity != "" {
+		where = append(where, "identity = ?")
+		args = append(args, f.Identity)
+	}
+	if !f.IncludeRevoked {
+		where = append(where, "revoked_at IS NULL")
+	}
+	q := `SELECT ` + tokenColumns + ` FROM tokens`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at, id`
+
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var ts []*qgate.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeToken marks the token revoked at the given time (Now if zero).
+// ENOTFOUND if none; revoking twice keeps the first time.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	if at.IsZero() {
+		at = db.now()
+	}
+	res, err := db.w.ExecContext(ctx,
+		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, encTime(at), id)
+	return tokenUpdated("revoke token", id, res, err)
+}
+
+// RotateToken makes hash and scram the token's secret; the previous ones
+// stay valid until graceUntil, or not at all if it is zero. ENOTFOUND if
+// none.
+func (db *DB) RotateToken(ctx context.Context, id string, hash []byte, scram string, graceUntil time.Time) error {
+	var res sql.Result
+	var err error
+	if graceUntil.IsZero() {
+		res, err = db.w.ExecContext(ctx, `UPDATE tokens SET
+			prev_secret_hash = NULL, prev_scram = '', prev_valid_until = NULL,
+			secret_hash = ?, scram = ?
+			WHERE id = ?`, hash, scram, id)
+	} else {
+		res, err = db.w.ExecContext(ctx, `UPDATE tokens SET
+			prev_secret_hash = secret_hash, prev_scram = scram, prev_valid_until = ?,
+			secret_hash = ?, scram = ?
+			WHERE id = ?`, encTime(graceUntil), hash, scram, id)
+	}
+	return tokenUpdated("rotate token", id, res, err)
+}
+
+// TouchToken records a use at the given time; the latest use wins.
+// ENOTFOUND if none.
+func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
+	if at.IsZero() {
+		at = db.now()
+	}
+	res, err := db.w.ExecContext(ctx,
+		`UPDATE tokens SET last_used = MAX(COALESCE(last_used, ?1), ?1) WHERE id = ?2`, encTime(at), id)
+	return tokenUpdated("touch token", id, res, err)
+}
+
+// tokenUpdated turns the result of an UPDATE by id into an error.
+func tokenUpdated(op, id string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return qgate.Errorf(qgate.ENOTFOUND, "token %q not found", id)
+	}
+	return nil
+}
+
+func scanToken(s rowScanner) (*qgate.Token, error) {
+	var (
+		t                                    qgate.Token
+		roles, targets, envs                 string
+		prevValid, created, expires, revoked sql.NullInt64
+		lastUsed                             sql.NullInt64
+	)
+	err := s.Scan(&t.ID, &t.Name, &t.Identity, &roles, &targets, &envs,
+		&t.SecretHash, &t.PrevSecretHash, &prevValid, &t.SCRAM, &t.PrevSCRAM,
+		&created, &expires, &revoked, &lastUsed)
+	if err != nil {
+		return nil, err
+	}
+	if err := decJSON(roles, &t.Roles); err != nil {
+		return nil, fmt.Errorf("token %s roles: %w", t.ID, err)
+	}
+	if err := decJSON(targets, &t.Targets); err != nil {
+		return nil, fmt.Errorf("token %s targets: %w", t.ID, err)
+	}
+	if err := decJSON(envs, &t.Environments); err != nil {
+		return nil, fmt.Errorf("token %s environments: %w", t.ID, err)
+	}
+	t.PrevValidUntil = decTime(prevValid)
+	t.CreatedAt = decTime(created)
+	t.ExpiresAt = decTime(expires)
+	t.RevokedAt = decTime(revoked)
+	t.LastUsed = decTime(lastUsed)
+	return &t, nil
+}
