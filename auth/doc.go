@@ -10,6 +10,8 @@
 //	    └────┬─────┘ └──────────────────┬──────────────────────┘└─┬──┘
 //	        id                        secret                 checksum
 //
+// Its parts:
+//
 //   - "qgt_" is a fixed prefix, so that secret scanners recognise leaked
 //     tokens.
 //   - id is 12 characters of lower-case RFC 4648 base32 (a-z, 2-7) drawn
@@ -63,6 +65,9 @@
 //
 // Rotate replaces a token's secret and keeps its id. The previous hash and
 // verifier stay valid for a grace period so that clients can be updated
-// without downtime; a grace of 0 ends them at once. Revoke ends a token at
+// without downtime; a grace of 0 ends them at once. During a grace period
+// the new SCRAM verifier keeps the previous one's salt and iteration count,
+// so a PostgreSQL listener can send that one salt and accept a client proof
+// that matches either StoredKey. Revoke ends a token, grace included, at
 // once; Verify reads the store on every call, so nothing is cached.
 package auth

@@ -107,6 +107,13 @@ func TestFormat(t *testing.T) {
 			t.Fatalf("checksum: got %q, want %q", got, want)
 		}
 	})
+	t.Run("CRC32MatchesLibrary", func(t *testing.T) {
+		for _, s := range []string{"", "a", exampleToken[:60], strings.Repeat("\xff", 100)} {
+			if got, want := crc32IEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+				t.Errorf("crc32IEEE(%q): got %#x, want %#x", s, got, want)
+			}
+		}
+	})
 	t.Run("SecretIs32BytesInBase62", func(t *testing.T) {
 		raw := make([]byte, 32)
 		for i := range raw {

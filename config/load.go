@@ -70,9 +70,6 @@ func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if err := l.root.Decode(&fc); err != nil {
 		l.yamlError(err)
 	}
-	if len(l.problems) > 0 {
-		return nil, l.err()
-	}
 	cfg := l.build(&fc)
 	if len(l.problems) > 0 {
 		return nil, l.err()

@@ -25,8 +25,10 @@
 // MaxTokens tokens or too expensive to expand, invalid UTF-8, and request
 // envelopes that are not what GraphQL-over-HTTP servers agree on (query not
 // a string, operationName not a string, batch elements that are not
-// objects, persisted-query extensions and unknown keys, whose meaning
-// depends on the server).
+// objects, repeated URL parameters, and persisted documents or queries
+// (a persistedQuery extension, documentId/doc_id/id/queryId parameters,
+// unknown JSON keys), which make the server run a stored document that
+// qgate cannot see).
 //
 // ReadOnly is true only when the request is present, nothing failed and
 // every executable operation is a query.

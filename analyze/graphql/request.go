@@ -31,9 +31,15 @@ func Params() []string {
 	return []string{ParamQuery, ParamOperationName, ParamVariables, ParamExtensions}
 }
 
-// HasParams reports whether v holds any GraphQL envelope parameter.
+// persistedParams name a stored document instead of sending the query
+// (GraphQL-over-HTTP persisted documents, Relay, and others). qgate cannot
+// see what they run, so requests that carry them are refused.
+var persistedParams = []string{"documentId", "doc_id", "id", "queryId", "query_id"}
+
+// HasParams reports whether v holds any GraphQL envelope parameter, or a
+// persisted-document parameter.
 func HasParams(v url.Values) bool {
-	for _, p := range Params() {
+	for _, p := range append(Params(), persistedParams...) {
 		if _, ok := v[p]; ok {
 			return true
 		}
@@ -127,22 +133,22 @@ func checkExtensions(v any) error {
 // RequestFromValues reads a request from URL query or form parameters:
 // query, operationName, variables (a JSON string) and extensions. Each may
 // appear at most once, since servers disagree about which of several wins.
+// Persisted-document parameters (documentId, doc_id, id, queryId,
+// query_id) and a persistedQuery extension are refused. Other parameters
+// are ignored.
 func RequestFromValues(v url.Values) (Request, error) {
 	var r Request
+	for _, p := range persistedParams {
+		if _, ok := v[p]; ok {
+			return r, fmt.Errorf("persisted documents are not supported: parameter %q names a stored document", p)
+		}
+	}
 	for _, p := range Params() {
 		if len(v[p]) > 1 {
 			return r, fmt.Errorf("parameter %q is repeated", p)
 		}
 	}
-	q, ok := v[ParamQuery]
-	if !ok {
-		return r, errors.New("query is missing")
-	}
-	r.Query = q[0]
-	if n, ok := v[ParamOperationName]; ok {
-		r.OperationName, r.HasOperationName = n[0], true
-	}
-	if e, ok := v[ParamExtensions]; ok && strings.TrimSpace(e[0]) != "" {
+	if e := v[ParamExtensions]; len(e) > 0 && strings.TrimSpace(e[0]) != "" {
 		var ext any
 		if err := json.Unmarshal([]byte(e[0]), &ext); err != nil {
 			return r, fmt.Errorf("extensions is not valid JSON: %v", err)
@@ -150,6 +156,14 @@ func RequestFromValues(v url.Values) (Request, error) {
 		if err := checkExtensions(ext); err != nil {
 			return r, err
 		}
+	}
+	q := v[ParamQuery]
+	if len(q) == 0 {
+		return r, errors.New("query is missing")
+	}
+	r.Query = q[0]
+	if n := v[ParamOperationName]; len(n) > 0 {
+		r.OperationName, r.HasOperationName = n[0], true
 	}
 	return r, nil
 }

@@ -17,6 +17,11 @@ var _ qgate.AuditStore = (*DB)(nil)
 const auditColumns = `seq, time, type, action, request_id, token_id, identity,
 	target, environment, review_id, data, prev_hash, hash`
 
+const lastAuditSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+
+const insertAuditSQL = `INSERT INTO audit_events (` + auditColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // scanPage is how many events ScanAudit reads per query, so that a slow
 // callback never holds one read transaction open for the whole log.
 const scanPage = 1000
@@ -48,16 +53,11 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var lastSeq int64
 		var lastHash string
-		err := tx.QueryRowContext(ctx,
-			`SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &lastHash)
+		err := tx.StmtContext(ctx, db.lastAudit).QueryRowContext(ctx).Scan(&lastSeq, &lastHash)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
+		stmt := tx.StmtContext(ctx, db.insertAudit)
 		defer stmt.Close()
 		now := db.now()
 		for i, e := range events {

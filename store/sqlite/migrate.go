@@ -73,18 +73,15 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-// migrate applies every pending migration in one transaction. It refuses a
-// database whose recorded version is newer than the newest embedded one.
-func (db *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
+// migrate applies every pending migration of ms, which are in version
+// order, in one transaction. It refuses a database whose recorded version
+// is newer than the newest of ms.
+func (db *DB) migrate(ctx context.Context, ms []migration) error {
 	latest := 0
 	if len(ms) > 0 {
 		latest = ms[len(ms)-1].version
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT NOT NULL,

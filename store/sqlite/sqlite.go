@@ -32,6 +32,9 @@ type DB struct {
 	w    *sql.DB // exactly one connection: every write goes here
 	r    *sql.DB // query-only connections
 
+	// Statements AppendAudit runs in every transaction, prepared once.
+	lastAudit, insertAudit *sql.Stmt
+
 	// auditMu serialises AppendAudit within the process; BEGIN IMMEDIATE
 	// serialises it across processes.
 	auditMu sync.Mutex
@@ -64,8 +67,20 @@ func Open(path string) (*DB, error) {
 	db.w.SetConnMaxIdleTime(0)
 
 	ctx := context.Background()
-	if err := db.migrate(ctx); err != nil {
+	ms, err := migrations()
+	if err == nil {
+		err = db.migrate(ctx, ms)
+	}
+	if err != nil {
 		db.w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+
+	if db.lastAudit, err = db.w.PrepareContext(ctx, lastAuditSQL); err == nil {
+		db.insertAudit, err = db.w.PrepareContext(ctx, insertAuditSQL)
+	}
+	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 
@@ -89,6 +104,11 @@ func (db *DB) Path() string { return db.path }
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

@@ -84,5 +84,8 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_time ON audit_events (time);
 CREATE INDEX audit_events_token ON audit_events (token_id);
+-- Request ids should be time-ordered (UUIDv7-like): random ids make every
+-- append dirty a different page of this index, which costs about a third
+-- of the append throughput.
 CREATE INDEX audit_events_request ON audit_events (request_id);
 CREATE INDEX audit_events_review ON audit_events (review_id);

@@ -1,0 +1,39 @@
+# The README's two commands are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/qgate
+CONFIG  ?= examples/dev.yaml
+# Packages with concurrency run again under the race detector.
+RACE_PKGS := ./audit/... ./store/... ./auth/... ./gate/... ./policy/...
+
+.PHONY: build run test test-race vet fmt-check fuzz bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/qgate
+
+run: build
+	./$(BIN) serve --config $(CONFIG)
+
+test: fmt-check vet
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Short fuzz runs of every parser-facing target (FUZZTIME=1m for longer).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzAnalyzeSQL -fuzztime $(FUZZTIME) ./analyze/postgres
+	$(GO) test -run '^$$' -fuzz FuzzNormalizePath -fuzztime $(FUZZTIME) ./analyze/http
+	$(GO) test -run '^$$' -fuzz FuzzGraphQL -fuzztime $(FUZZTIME) ./analyze/graphql
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./auth
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./analyze/... ./gate/... ./audit/... ./auth/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,254 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qgate/qgate"
+)
+
+// DefaultMaxBatch is LogOptions.MaxBatch when it is zero.
+const DefaultMaxBatch = 512
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed error = &qgate.Error{Code: qgate.EINTERNAL, Message: "audit log is closed"}
+
+// LogOptions configures a Log.
+type LogOptions struct {
+	// MaxBatch is the most events appended in one store transaction.
+	MaxBatch int
+	// Logger receives failed batches. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// LogStats counts what a Log has written, for metrics.
+type LogStats struct {
+	Events  int64 // events appended successfully
+	Batches int64 // store transactions that committed
+	Failed  int64 // events whose batch failed
+}
+
+// Log appends audit events with group commit. One writer goroutine takes
+// every event queued (up to MaxBatch), appends them in one call to the
+// store, and then wakes their callers; while that transaction commits, the
+// next batch queues up. When callers append in a loop, the writer lingers
+// for a few microseconds (never more than an eighth of a commit, nor a
+// millisecond) so that those just woken make the next batch too. Create it
+// with NewLog and stop it with Close.
+type Log struct {
+	store    qgate.AuditStore
+	maxBatch int
+	logger   *slog.Logger
+
+	mu     sync.RWMutex // guards closed and sending on queue
+	closed bool
+	queue  chan *pending
+	done   chan struct{}
+
+	events, batches, failed atomic.Int64
+}
+
+// pending is one queued event. The writer works on its own copy, so a
+// caller that gives up waiting never races with it.
+type pending struct {
+	e   qgate.AuditEvent
+	res chan result // buffered, one result
+}
+
+type result struct {
+	e   qgate.AuditEvent // as appended, with Seq, Time, PrevHash, Hash
+	err error
+}
+
+// NewLog starts a Log writing to store.
+func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	l := &Log{
+		store:    store,
+		maxBatch: opts.MaxBatch,
+		logger:   opts.Logger,
+		queue:    make(chan *pending, opts.MaxBatch),
+		done:     make(chan struct{}),
+	}
+	go l.run()
+	return l
+}
+
+// Append queues e and waits until the batch holding it is committed, then
+// sets e's Seq, Time, PrevHash and Hash as stored. It returns the store's
+// error if that batch failed, EINVALID if e's Data is not JSON, and
+// ErrClosed after Close. Data is stored compacted (insignificant
+// whitespace removed), so that an exported event hashes as stored.
+//
+// ctx bounds the wait. If it ends after e was queued, Append returns
+// ctx's error and e may still be appended.
+func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
+	if e == nil {
+		return qgate.Errorf(qgate.EINVALID, "nil audit event")
+	}
+	p := &pending{e: *e, res: make(chan result, 1)}
+	if len(p.e.Data) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, p.e.Data); err != nil {
+			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
+		}
+		p.e.Data = buf.Bytes()
+	}
+
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case l.queue <- p:
+		l.mu.RUnlock()
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return fmt.Errorf("append audit: %w", ctx.Err())
+	}
+
+	select {
+	case r := <-p.res:
+		if r.err != nil {
+			return r.err
+		}
+		*e = r.e
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("append audit: %w (the event may still be recorded)", ctx.Err())
+	}
+}
+
+// QueueDepth returns how many events are waiting for the next batch.
+func (l *Log) QueueDepth() int { return len(l.queue) }
+
+// Stats returns counters since NewLog.
+func (l *Log) Stats() LogStats {
+	return LogStats{Events: l.events.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
+}
+
+// Close stops accepting events, appends everything already queued, and
+// waits for the writer to finish. It does not close the store. It is safe
+// to call more than once.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.mu.Unlock()
+	<-l.done
+	return nil
+}
+
+// run is the writer goroutine.
+func (l *Log) run() {
+	defer close(l.done)
+	batch := make([]*pending, 0, l.maxBatch)
+	events := make([]*qgate.AuditEvent, 0, l.maxBatch)
+	// Callers of the previous batch plus those that queued while it was
+	// being written: an estimate of how many are appending concurrently.
+	var active int
+	var took time.Duration // how long the previous append took
+	for {
+		idle := time.Now()
+		p, ok := <-l.queue
+		if !ok {
+			return
+		}
+		if time.Since(idle) > took {
+			// Nobody came back for a whole commit's time: the previous
+			// callers are not appending in a loop.
+			active = 1
+		}
+		batch = l.fill(append(batch[:0], p), active, min(took/lingerFraction, maxLinger))
+		start := time.Now()
+		l.flush(batch, events[:0])
+		took = time.Since(start)
+		active = len(batch) + len(l.queue)
+	}
+}
+
+// fill waits for stragglers at most 1/lingerFraction of the previous
+// append's duration, and never more than maxLinger, so that one slow
+// commit does not slow the next batch down.
+const (
+	lingerFraction = 8
+	maxLinger      = time.Millisecond
+)
+
+// fill adds queued events to batch, up to MaxBatch.
+//
+// The callers of the previous batch were woken when it committed, and
+// those that append in a loop are about to queue their next events: while
+// the batch is smaller than want (how many were appending last time), fill
+// yields the processor and looks again, for at most linger. Without that,
+// some of those callers would miss the batch and wait for a whole extra
+// commit. Under light load want is 1 and fill does not wait at all.
+func (l *Log) fill(batch []*pending, want int, linger time.Duration) []*pending {
+	want = min(max(want, 1), l.maxBatch)
+	var deadline time.Time
+	for {
+		l.drain(&batch)
+		if len(batch) >= want {
+			return batch
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(linger)
+		}
+		if !now.Before(deadline) {
+			return batch
+		}
+		runtime.Gosched()
+	}
+}
+
+// drain adds queued events to batch without blocking, up to MaxBatch.
+func (l *Log) drain(batch *[]*pending) {
+	for len(*batch) < l.maxBatch {
+		select {
+		case p, ok := <-l.queue:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, p)
+		default:
+			return
+		}
+	}
+}
+
+// flush appends one batch and wakes its callers.
+func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
+	for _, p := range batch {
+		events = append(events, &p.e)
+	}
+	// The batch serves many callers, so no one caller's context may cancel
+	// it; each caller's own wait is bounded by its context instead.
+	err := l.store.AppendAudit(context.Background(), events)
+	if err != nil {
+		l.failed.Add(int64(len(batch)))
+		l.logger.Error("audit append failed", "events", len(batch), "err", err)
+	} else {
+		l.batches.Add(1)
+		l.events.Add(int64(len(batch)))
+	}
+	for _, p := range batch {
+		p.res <- result{e: p.e, err: err}
+	}
+	clear(events)
+}

@@ -1,0 +1,330 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/audit"
+)
+
+// countingStore wraps an AuditStore and records the size of every
+// AppendAudit call.
+type countingStore struct {
+	qgate.AuditStore
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (s *countingStore) AppendAudit(ctx context.Context, es []*qgate.AuditEvent) error {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(es))
+	s.mu.Unlock()
+	return s.AuditStore.AppendAudit(ctx, es)
+}
+
+func (s *countingStore) calls() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.sizes...)
+}
+
+// gateStore blocks every AppendAudit until open is called, then fails
+// with err if it is set.
+type gateStore struct {
+	qgate.AuditStore
+	entered chan int // size of each call, as it starts
+	release chan struct{}
+	once    sync.Once
+	err     error
+}
+
+func newGateStore(s qgate.AuditStore) *gateStore {
+	return &gateStore{AuditStore: s, entered: make(chan int, 100), release: make(chan struct{})}
+}
+
+// open lets every blocked and future AppendAudit through.
+func (s *gateStore) open() { s.once.Do(func() { close(s.release) }) }
+
+func (s *gateStore) AppendAudit(ctx context.Context, es []*qgate.AuditEvent) error {
+	s.entered <- len(es)
+	<-s.release
+	if s.err != nil {
+		return s.err
+	}
+	return s.AuditStore.AppendAudit(ctx, es)
+}
+
+func mustVerify(tb testing.TB, s qgate.AuditStore, events int64) {
+	tb.Helper()
+	rep, err := audit.Verify(context.Background(), s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !rep.OK || rep.Events != events {
+		tb.Fatalf("verify: %v (%+v), want OK with %d events", rep, rep, events)
+	}
+}
+
+func TestLog_Append(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		var prev string
+		for i := 1; i <= 3; i++ {
+			e := &qgate.AuditEvent{Time: t0, Type: qgate.AuditAdmin, Action: "x"}
+			if err := l.Append(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Seq != int64(i) || e.PrevHash != prev || e.Hash == "" || e.Hash != e.ChainHash() {
+				t.Fatalf("event %d: %+v", i, e)
+			}
+			prev = e.Hash
+		}
+		mustVerify(t, db, 3)
+	})
+	t.Run("CompactsData", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		e := &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x", Data: []byte("{ \"a\" : [1, 2],\n\"b\": \"<&>\" }")}
+		if err := l.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		es, err := db.ListAudit(context.Background(), qgate.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"a":[1,2],"b":"<&>"}`; string(es[0].Data) != want || string(e.Data) != want {
+			t.Fatalf("stored %s, returned %s; want %s", es[0].Data, e.Data, want)
+		}
+	})
+	t.Run("ErrInvalidData", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		err := l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x", Data: []byte("{")})
+		if qgate.ErrorCode(err) != qgate.EINVALID {
+			t.Fatalf("err = %v, want EINVALID", err)
+		}
+	})
+	t.Run("ErrStore", func(t *testing.T) {
+		// Every caller of a failed batch gets the store's error; the Log
+		// keeps going with the next batch.
+		db, _ := MustOpen(t)
+		boom := errors.New("disk full")
+		gs := newGateStore(db)
+		gs.err = boom
+		l := audit.NewLog(gs, audit.LogOptions{Logger: slog.New(slog.DiscardHandler)})
+		defer l.Close()
+		defer gs.open()
+
+		errs := make(chan error, 5)
+		for range 5 {
+			go func() { errs <- l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}) }()
+		}
+		waitQueued(t, l, gs, 5)
+		gs.open()
+		for range 5 {
+			if err := <-errs; !errors.Is(err, boom) {
+				t.Fatalf("err = %v, want %v", err, boom)
+			}
+		}
+		if st := l.Stats(); st.Failed != 5 || st.Events != 0 {
+			t.Fatalf("stats = %+v", st)
+		}
+
+		gs.err = nil
+		if err := l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}); err != nil {
+			t.Fatalf("append after a failed batch: %v", err)
+		}
+		mustVerify(t, db, 1)
+	})
+	t.Run("ContextDone", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{})
+		defer l.Close()
+		defer gs.open()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		e := &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}
+		if err := l.Append(ctx, e); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want DeadlineExceeded", err)
+		}
+		if e.Seq != 0 {
+			t.Fatalf("abandoned event was changed: seq %d", e.Seq)
+		}
+		gs.open()
+		l.Close()
+		// The event was queued before the caller gave up, so it is stored.
+		mustVerify(t, db, 1)
+	})
+}
+
+// waitQueued waits until a batch is blocked in gs and, with the events
+// queued behind it, n events have arrived.
+func waitQueued(tb testing.TB, l *audit.Log, gs *gateStore, n int) {
+	tb.Helper()
+	waitDepth(tb, l, n-<-gs.entered)
+}
+
+// waitDepth waits until l.QueueDepth() reaches n.
+func waitDepth(tb testing.TB, l *audit.Log, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.QueueDepth() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("queue depth %d, want %d", l.QueueDepth(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLog_GroupCommit(t *testing.T) {
+	t.Run("Concurrent", func(t *testing.T) {
+		// 64 goroutines append at once: one chain, fewer transactions
+		// than events.
+		const writers, perWriter = 64, 50
+		db, _ := MustOpen(t)
+		cs := &countingStore{AuditStore: db}
+		l := audit.NewLog(cs, audit.LogOptions{})
+		defer l.Close()
+
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		seqs := make([][]int64, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range perWriter {
+					e := &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: fmt.Sprintf("w%d-%d", w, i)}
+					if err := l.Append(context.Background(), e); err != nil {
+						t.Error(err)
+						failed.Add(1)
+						return
+					}
+					seqs[w] = append(seqs[w], e.Seq)
+				}
+			}()
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.FailNow()
+		}
+		const total = writers * perWriter
+		mustVerify(t, db, total)
+
+		seen := map[int64]bool{}
+		for _, ss := range seqs {
+			for i, s := range ss {
+				if seen[s] {
+					t.Fatalf("seq %d acknowledged twice", s)
+				}
+				seen[s] = true
+				if i > 0 && s <= ss[i-1] {
+					t.Fatalf("one writer's events out of order: %d after %d", s, ss[i-1])
+				}
+			}
+		}
+		calls := cs.calls()
+		sum := 0
+		for _, n := range calls {
+			sum += n
+		}
+		st := l.Stats()
+		t.Logf("%d events in %d transactions (%.1f per transaction)", total, len(calls), float64(total)/float64(len(calls)))
+		if sum != total || st.Events != total || st.Batches != int64(len(calls)) {
+			t.Fatalf("store saw %d events in %d calls, stats %+v; want %d events", sum, len(calls), st, total)
+		}
+		if len(calls) >= total {
+			t.Fatalf("%d transactions for %d events: no grouping", len(calls), total)
+		}
+	})
+	t.Run("MaxBatch", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{MaxBatch: 3})
+		defer l.Close()
+		defer gs.open()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		// The first batch blocks while the queue fills up: the next batch
+		// takes exactly MaxBatch events.
+		sizes := []int{<-gs.entered}
+		waitDepth(t, l, 3)
+		gs.open()
+		wg.Wait()
+		for len(gs.entered) > 0 {
+			sizes = append(sizes, <-gs.entered)
+		}
+		if len(sizes) < 2 || sizes[1] != 3 {
+			t.Fatalf("batch sizes %v, want the second to be MaxBatch (3)", sizes)
+		}
+		for _, n := range sizes {
+			if n > 3 {
+				t.Fatalf("batch sizes %v, want none above MaxBatch (3)", sizes)
+			}
+		}
+		mustVerify(t, db, 8)
+	})
+}
+
+func TestLog_Close(t *testing.T) {
+	t.Run("Flushes", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{})
+		defer gs.open()
+		errs := make(chan error, 10)
+		for range 10 {
+			go func() { errs <- l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}) }()
+		}
+		waitQueued(t, l, gs, 10)
+		closed := make(chan struct{})
+		go func() { l.Close(); close(closed) }()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while a batch was still being written")
+		case <-time.After(20 * time.Millisecond):
+		}
+		gs.open()
+		<-closed
+		for range 10 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustVerify(t, db, 10)
+	})
+	t.Run("ErrClosed", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		err := l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"})
+		if !errors.Is(err, audit.ErrClosed) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	})
+}

@@ -1,0 +1,30 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/store/sqlite"
+	"github.com/qgate/qgate/store/storetest"
+)
+
+// MustOpen opens a new database in a temporary directory and closes it
+// when tb ends.
+func MustOpen(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "qgate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
+}
+
+func TestDB_Store(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) qgate.Store { return MustOpen(t) })
+}
