@@ -53,7 +53,7 @@ func (l *loader) build(fc *fileConfig) *Config {
 				if o.Name == t.Name {
 					l.problem(l.line("targets", i, "name"), "targets[%d]: duplicate target name %q", i, t.Name)
 				}
-				if o.Listen == t.Listen && t.Listen != "" {
+				if o.Listen == t.Listen && t.Listen != "" && !strings.HasSuffix(t.Listen, ":0") {
 					l.problem(l.line("targets", i, "listen"), "targets[%d]: listen address %s is already used by target %q", i, t.Listen, o.Name)
 				}
 			}
