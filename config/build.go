@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -98,6 +99,7 @@ func (l *loader) build(fc *fileConfig) *Config {
 		names[p.Name] = true
 		cfg.Policies = append(cfg.Policies, p)
 	}
+	l.buildWebhooks(fc, cfg)
 	return cfg
 }
 
@@ -277,23 +279,112 @@ func (l *loader) buildTarget(i int, ft *fileTarget) *qgate.Target {
 
 // secret resolves a password from an environment variable or a file.
 func (l *loader) secret(where, envName, file string, path ...any) string {
+	v, _ := l.secretFrom(where, "password", envName, file, path...)
+	return v
+}
+
+// secretFrom resolves a secret from the environment variable named by the
+// key prefix+"_env" or the file named by prefix+"_file" (without trailing
+// newlines). ok is false when a problem was recorded. The value itself
+// never appears in a message.
+func (l *loader) secretFrom(where, prefix, envName, file string, path ...any) (v string, ok bool) {
+	envKey, fileKey := prefix+"_env", prefix+"_file"
 	switch {
 	case envName != "" && file != "":
-		l.problem(l.line(path...), "%s: set password_env or password_file, not both", where)
+		l.problem(l.line(path...), "%s: set %s or %s, not both", where, envKey, fileKey)
+		return "", false
 	case envName != "":
 		v, ok := l.env(envName)
 		if !ok {
-			l.problem(l.line(append(path, "password_env")...), "%s: environment variable %s (password_env) is not set", where, envName)
+			l.problem(l.line(append(path, envKey)...), "%s: environment variable %s (%s) is not set", where, envName, envKey)
 		}
-		return v
+		return v, ok
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			l.problem(l.line(append(path, "password_file")...), "%s: password_file: %v", where, errors.Unwrap(err))
+			l.problem(l.line(append(path, fileKey)...), "%s: %s: %v", where, fileKey, errors.Unwrap(err))
+			return "", false
 		}
-		return strings.TrimRight(string(b), "\r\n")
+		return strings.TrimRight(string(b), "\r\n"), true
 	}
-	return ""
+	return "", true
+}
+
+func (l *loader) buildWebhooks(fc *fileConfig, cfg *Config) {
+	for i := range fc.Webhooks {
+		w := l.buildWebhook(cfg, i, &fc.Webhooks[i])
+		for _, o := range cfg.Webhooks {
+			if o.Name == w.Name && w.Name != "" {
+				l.problem(l.line("webhooks", i, "name"), "webhooks[%d]: duplicate webhook name %q", i, w.Name)
+			}
+		}
+		cfg.Webhooks = append(cfg.Webhooks, w)
+	}
+}
+
+func (l *loader) buildWebhook(cfg *Config, i int, fw *fileWebhook) Webhook {
+	at := func(keys ...any) int { return l.line(append([]any{"webhooks", i}, keys...)...) }
+	where := fmt.Sprintf("webhooks[%d]", i)
+	if fw.Name != "" {
+		where = fmt.Sprintf("webhook %q", fw.Name)
+	}
+	w := Webhook{Name: fw.Name, URL: fw.URL, Timeout: fw.Timeout.Duration, MaxAttempts: fw.MaxAttempts}
+	if !nameRE.MatchString(fw.Name) {
+		l.problem(at("name"), "%s: name must be letters, digits, '-', '_' or '.', got %q", where, fw.Name)
+	}
+	if u, err := url.Parse(fw.URL); fw.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.problem(at("url"), "%s: url: want an http:// or https:// URL, got %q", where, fw.URL)
+	} else if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		cfg.Warnings = append(cfg.Warnings, Problem{File: l.file, Line: at("url"),
+			Message: fmt.Sprintf("%s: url is plain http to %s: the signature stops tampering, but queries in the payload travel unencrypted", where, u.Hostname())})
+	}
+	if fw.SecretEnv == "" && fw.SecretFile == "" {
+		l.problem(at(), "%s: a signing secret is required: set secret_env or secret_file", where)
+	} else if v, ok := l.secretFrom(where, "secret", fw.SecretEnv, fw.SecretFile, "webhooks", i); ok {
+		key := "secret_env"
+		if fw.SecretFile != "" {
+			key = "secret_file"
+		}
+		if len(v) < MinWebhookSecret {
+			l.problem(at(key), "%s: the secret from %s is %d bytes, want at least %d", where, key, len(v), MinWebhookSecret)
+		}
+		w.Secret = []byte(v)
+	}
+	if l.node("webhooks", i, "events") == nil {
+		w.Events = DefaultWebhookEvents()
+	} else if len(fw.Events) == 0 {
+		l.problem(at("events"), "%s: events: list at least one event, or leave events out for the default (%s)",
+			where, strings.Join(DefaultWebhookEvents(), ", "))
+	}
+	known := WebhookEvents()
+	for j, e := range fw.Events {
+		switch {
+		case !slices.Contains(known, e):
+			l.problem(at("events", j), "%s: events: unknown event %q (want one of %s)", where, e, strings.Join(known, ", "))
+		case slices.Contains(w.Events, e):
+			l.problem(at("events", j), "%s: events: %s is listed twice", where, e)
+		default:
+			w.Events = append(w.Events, e)
+		}
+	}
+	if w.Timeout == 0 {
+		w.Timeout = DefaultWebhookTimeout
+	}
+	if l.node("webhooks", i, "max_attempts") == nil {
+		w.MaxAttempts = DefaultWebhookMaxAttempts
+	} else if fw.MaxAttempts < 1 {
+		l.problem(at("max_attempts"), "%s: max_attempts must be at least 1, got %d", where, fw.MaxAttempts)
+	}
+	return w
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // expand replaces ${NAME} with the environment variable's value.

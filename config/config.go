@@ -14,7 +14,22 @@ const (
 	DefaultHold          = 25 * time.Second
 	DefaultMaxBody       = 1 << 20
 	DefaultReviewTimeout = 15 * time.Minute
+
+	DefaultWebhookTimeout     = 5 * time.Second
+	DefaultWebhookMaxAttempts = 6
+	// MinWebhookSecret is the shortest accepted webhook signing secret.
+	MinWebhookSecret = 16
 )
+
+// WebhookEvents are the event types a webhook may subscribe to.
+func WebhookEvents() []string {
+	return []string{qgate.ReviewCreated, qgate.ReviewVoted, qgate.ReviewDecided, qgate.ReviewEnded, qgate.ReviewExecuted}
+}
+
+// DefaultWebhookEvents are the events of a webhook that lists none.
+func DefaultWebhookEvents() []string {
+	return []string{qgate.ReviewCreated, qgate.ReviewDecided, qgate.ReviewEnded}
+}
 
 // Config is a loaded, validated configuration.
 type Config struct {
@@ -30,6 +45,8 @@ type Config struct {
 	// ReviewDefaults applies to reviews that come from an environment
 	// default rather than from a review policy.
 	ReviewDefaults qgate.ReviewSpec
+	// Webhooks are told about review changes, in file order.
+	Webhooks []Webhook
 	// Warnings are suspicious but valid settings, with positions.
 	Warnings []Problem
 }
@@ -51,6 +68,18 @@ type Store struct {
 type Auth struct {
 	TokenKeyFile string // default: the SQLite file's path + ".key"
 	TokenKeyEnv  string
+}
+
+// Webhook is one outgoing webhook endpoint.
+type Webhook struct {
+	Name string
+	URL  string // http:// or https://
+	// Secret signs every delivery (HMAC-SHA256); it comes from secret_env
+	// or secret_file and is at least MinWebhookSecret bytes.
+	Secret      []byte
+	Events      []string // subset of WebhookEvents(); default DefaultWebhookEvents()
+	Timeout     time.Duration
+	MaxAttempts int
 }
 
 // Target returns the named target, or nil.

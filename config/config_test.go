@@ -194,3 +194,133 @@ func TestLoad_Examples(t *testing.T) {
 		})
 	}
 }
+
+const webhooksDoc = `
+webhooks:
+  - name: audit-sink
+    url: https://hooks.example.com/qgate
+    secret_env: HOOK_SECRET
+  - name: pager
+    url: http://127.0.0.1:9999/hook
+    secret_file: SECRET_FILE
+    events: [review.decided, review.executed]
+    timeout: 2s
+    max_attempts: 3
+`
+
+func TestParse_Webhooks(t *testing.T) {
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "hook.secret")
+	if err := os.WriteFile(sf, []byte("0123456789abcdef-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(webhooksDoc, "SECRET_FILE", sf, 1)
+	cfg, err := config.Parse("qgate.yaml", []byte(doc), env(map[string]string{"HOOK_SECRET": "0123456789abcdef"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(cfg.Webhooks), 2; got != want {
+		t.Fatalf("webhooks: got %d, want %d", got, want)
+	}
+	t.Run("Defaults", func(t *testing.T) {
+		w := cfg.Webhooks[0]
+		if w.Name != "audit-sink" || w.URL != "https://hooks.example.com/qgate" || string(w.Secret) != "0123456789abcdef" {
+			t.Fatalf("got %+v", w)
+		}
+		if got, want := strings.Join(w.Events, ","), "review.created,review.decided,review.ended"; got != want {
+			t.Errorf("events: got %s, want %s", got, want)
+		}
+		if w.Timeout != config.DefaultWebhookTimeout || w.MaxAttempts != config.DefaultWebhookMaxAttempts {
+			t.Errorf("timeout, max_attempts: got %v, %d", w.Timeout, w.MaxAttempts)
+		}
+	})
+	t.Run("Explicit", func(t *testing.T) {
+		w := cfg.Webhooks[1]
+		if string(w.Secret) != "0123456789abcdef-from-file" {
+			t.Errorf("secret from file: got %d bytes", len(w.Secret))
+		}
+		if got, want := strings.Join(w.Events, ","), "review.decided,review.executed"; got != want {
+			t.Errorf("events: got %s, want %s", got, want)
+		}
+		if w.Timeout != 2*time.Second || w.MaxAttempts != 3 {
+			t.Errorf("timeout, max_attempts: got %v, %d", w.Timeout, w.MaxAttempts)
+		}
+	})
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: got %v", cfg.Warnings)
+	}
+}
+
+func TestParse_WebhookPlainHTTPWarning(t *testing.T) {
+	doc := "webhooks:\n  - name: w\n    url: http://hooks.example.com/x\n    secret_env: S\n"
+	cfg, err := config.Parse("qgate.yaml", []byte(doc), env(map[string]string{"S": "0123456789abcdef"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Line != 3 || !strings.Contains(cfg.Warnings[0].Message, "plain http") {
+		t.Fatalf("warnings: got %v", cfg.Warnings)
+	}
+}
+
+// TestParse_WebhookErrors checks that each malformed webhook is refused
+// with a message naming its line, and that no message shows a secret.
+func TestParse_WebhookErrors(t *testing.T) {
+	const secret = "0123456789abcdef"
+	vars := map[string]string{"S": secret, "SHORT": "tooshort"}
+	hook := func(lines ...string) string {
+		return "webhooks:\n  - name: w\n" + strings.Join(lines, "\n") + "\n"
+	}
+	for _, tt := range []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{"InlineSecret", hook("    url: https://x.example", "    secret: "+secret),
+			[]string{`qgate.yaml:4: unknown key "secret" in webhooks[0] (known keys: name, url, secret_env, secret_file, events, timeout, max_attempts)`}},
+		{"NoSecret", hook("    url: https://x.example"), []string{`qgate.yaml:2: webhook "w": a signing secret is required: set secret_env or secret_file`}},
+		{"BothSecrets", hook("    url: https://x.example", "    secret_env: S", "    secret_file: /nonexistent"),
+			[]string{`qgate.yaml:2: webhook "w": set secret_env or secret_file, not both`}},
+		{"MissingSecretEnv", hook("    url: https://x.example", "    secret_env: NOPE"),
+			[]string{`qgate.yaml:4: webhook "w": environment variable NOPE (secret_env) is not set`}},
+		{"MissingSecretFile", hook("    url: https://x.example", "    secret_file: /nonexistent/qgate-secret"),
+			[]string{`qgate.yaml:4: webhook "w": secret_file: no such file or directory`}},
+		{"ShortSecret", hook("    url: https://x.example", "    secret_env: SHORT"),
+			[]string{`qgate.yaml:4: webhook "w": the secret from secret_env is 8 bytes, want at least 16`}},
+		{"MissingURL", hook("    secret_env: S"), []string{`qgate.yaml:2: webhook "w": url: want an http:// or https:// URL, got ""`}},
+		{"BadScheme", hook("    url: ftp://x.example/hook", "    secret_env: S"),
+			[]string{`qgate.yaml:3: webhook "w": url: want an http:// or https:// URL, got "ftp://x.example/hook"`}},
+		{"NoHost", hook("    url: https:///hook", "    secret_env: S"), []string{`qgate.yaml:3: webhook "w": url: want an http:// or https:// URL`}},
+		{"UnknownEvent", hook("    url: https://x.example", "    secret_env: S", "    events:", "      - review.decided", "      - review.create"),
+			[]string{`qgate.yaml:7: webhook "w": events: unknown event "review.create" (want one of review.created, review.voted, review.decided, review.ended, review.executed)`}},
+		{"DuplicateEvent", hook("    url: https://x.example", "    secret_env: S", "    events: [review.ended, review.ended]"),
+			[]string{`qgate.yaml:5: webhook "w": events: review.ended is listed twice`}},
+		{"EmptyEvents", hook("    url: https://x.example", "    secret_env: S", "    events: []"),
+			[]string{`qgate.yaml:5: webhook "w": events: list at least one event`}},
+		{"BadTimeout", hook("    url: https://x.example", "    secret_env: S", "    timeout: 0s"),
+			[]string{`qgate.yaml:5: duration "0s" must be positive`}},
+		{"BadMaxAttempts", hook("    url: https://x.example", "    secret_env: S", "    max_attempts: 0"),
+			[]string{`qgate.yaml:5: webhook "w": max_attempts must be at least 1, got 0`}},
+		{"BadName", "webhooks:\n  - name: 'has space'\n    url: https://x.example\n    secret_env: S\n",
+			[]string{`qgate.yaml:2: webhook "has space": name must be letters, digits`}},
+		{"MissingName", "webhooks:\n  - url: https://x.example\n    secret_env: S\n",
+			[]string{`qgate.yaml:2: webhooks[0]: name must be letters, digits`}},
+		{"DuplicateName", "webhooks:\n  - {name: w, url: 'https://a.example', secret_env: S}\n  - {name: w, url: 'https://b.example', secret_env: S}\n",
+			[]string{`qgate.yaml:3: webhooks[1]: duplicate webhook name "w"`}},
+		{"NotAList", "webhooks: {name: w}\n", []string{"qgate.yaml:1: webhooks: want a list"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("qgate.yaml", []byte(tt.doc), env(vars))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error shows the secret:\n%v", err)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ type fileConfig struct {
 	Policies []filePolicy        `yaml:"policies"`
 	Defaults map[string]string   `yaml:"defaults"`
 	Review   *fileReviewDefaults `yaml:"review_defaults"`
+	Webhooks []fileWebhook       `yaml:"webhooks"`
 }
 
 type fileServer struct {
@@ -98,6 +99,18 @@ type fileReviewDefaults struct {
 	Approvers []string `yaml:"approvers"`
 	Quorum    int      `yaml:"quorum"`
 	Timeout   duration `yaml:"timeout"`
+}
+
+// fileWebhook is one outgoing webhook. There is deliberately no inline
+// secret key: the signing secret comes from secret_env or secret_file.
+type fileWebhook struct {
+	Name        string   `yaml:"name"`
+	URL         string   `yaml:"url"`
+	SecretEnv   string   `yaml:"secret_env"`
+	SecretFile  string   `yaml:"secret_file"`
+	Events      []string `yaml:"events"`
+	Timeout     duration `yaml:"timeout"`
+	MaxAttempts int      `yaml:"max_attempts"`
 }
 
 // duration accepts Go duration strings ("15m", "25s").

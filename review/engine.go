@@ -178,6 +178,9 @@ func (e *Engine) vote(ctx context.Context, id int64, v Voter, approve bool, comm
 	if v.Identity == "" {
 		return nil, qgate.Errorf(qgate.EUNAUTHORIZED, "voting needs an identity")
 	}
+	if _, err := e.Get(ctx, id); err != nil { // expires it if due
+		return nil, err
+	}
 	var r *qgate.Review
 	var decided bool
 	err := e.update(ctx, id, func(cur *qgate.Review) error {
@@ -189,6 +192,9 @@ func (e *Engine) vote(ctx context.Context, id int64, v Voter, approve bool, comm
 		}
 		if cur.Status != qgate.ReviewPending {
 			return qgate.Errorf(qgate.ECONFLICT, "review %d is already %s", cur.ID, cur.Status)
+		}
+		if !e.now().Before(cur.ExpiresAt) {
+			return qgate.Errorf(qgate.ECONFLICT, "review %d has expired", cur.ID)
 		}
 		for _, old := range cur.Votes {
 			if old.Identity == v.Identity {

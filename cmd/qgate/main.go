@@ -69,6 +69,7 @@ func (m *Main) command() *cobra.Command {
 		m.configCommand(),
 		m.tokenCommand(),
 		m.auditCommand(),
+		m.reviewsCommand(),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}

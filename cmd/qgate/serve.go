@@ -2,96 +2,290 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qgate/qgate"
+	pganalyze "github.com/qgate/qgate/analyze/postgres"
 	"github.com/qgate/qgate/audit"
+	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/config"
+	"github.com/qgate/qgate/gate"
+	"github.com/qgate/qgate/metrics"
+	"github.com/qgate/qgate/notify/webhook"
+	"github.com/qgate/qgate/policy"
+	httpproxy "github.com/qgate/qgate/proxy/http"
+	"github.com/qgate/qgate/review"
+	"github.com/qgate/qgate/web"
 )
+
+// AdminGroup is the group whose members may manage tokens through the API.
+const AdminGroup = "admins"
 
 func (m *Main) serveCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Run the server: the REST API and the target listeners",
+		Short: "Run the server: every target listener, the REST API and the web UI",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := newServer(file, m)
+			cfg, err := loadConfig(file)
 			if err != nil {
 				return err
 			}
-			return s.Run(c.Context())
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(m.Stderr, "warning:", w)
+			}
+			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, nil)))
+			if err != nil {
+				return err
+			}
+			if err := s.Start(c.Context()); err != nil {
+				s.Close()
+				return err
+			}
+			<-c.Context().Done()
+			return s.Close()
 		},
 	}
 	cmd.Flags().StringVar(&file, "config", "", "configuration file")
 	return cmd
 }
 
-// server is the running qgate process: store, audit log, gate and the
-// listeners.
-type server struct {
-	op     *operator
-	log    *audit.Log
-	logger *slog.Logger
-	ln     net.Listener
-	http   *http.Server
+// Server is a running qgate: store, audit log, gate, review engine, REST
+// API and one listener per target. End-to-end tests start it in-process
+// with port 0 addresses.
+type Server struct {
+	Config  *config.Config
+	Store   qgate.Store
+	Auth    *auth.Authenticator
+	Audit   *audit.Log
+	Gate    *gate.Gate
+	Reviews *review.Engine
+	API     *web.Server
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+
+	webhooks *webhook.Notifier
+	proxies  map[string]*httpproxy.Proxy
+
+	mu        sync.Mutex
+	listeners map[string]net.Listener // "" is the API
+	servers   []*http.Server
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
-func newServer(file string, m *Main) (*server, error) {
-	op, err := openOperator(file)
+// NewServer opens the store and builds every part; nothing listens yet.
+func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	if _, err := newOfflineGate(op.cfg); err != nil {
-		op.Close()
+	key, err := tokenKey(cfg)
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	s := &server{op: op, logger: logger, log: audit.NewLog(op.store, audit.LogOptions{Logger: logger})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.health)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	engine, err := policy.New(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("compile policies: %w", err)
+	}
+	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, listeners: map[string]net.Listener{}}
+	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
+	s.Metrics = metrics.New(s.Audit.QueueDepth)
+	s.Auth = auth.New(st, key)
+	s.Gate = gate.New(pganalyze.New(pganalyze.Options{}), engine, st)
+	s.Reviews = review.New(st, st, s.Audit)
+	s.Reviews.PublicURL = cfg.Server.PublicURL
+	s.Reviews.Logger = logger
+	if len(cfg.Webhooks) > 0 {
+		eps := make([]webhook.Endpoint, len(cfg.Webhooks))
+		for i, w := range cfg.Webhooks {
+			eps[i] = webhook.Endpoint{Name: w.Name, URL: w.URL, Secret: w.Secret, Events: w.Events, Timeout: w.Timeout, MaxAttempts: w.MaxAttempts}
+		}
+		s.webhooks = webhook.New(eps, webhook.Options{Logger: logger, Log: webhook.NewMemoryLog(1000)})
+		s.Reviews.Notifiers = append(s.Reviews.Notifiers, s.webhooks)
+	}
+	s.API = web.New(s.Reviews, st, s.Auth, s.Audit)
+	s.API.GroupsOf = cfg.GroupsOf
+	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
+	s.API.Metrics = s.Metrics
+	s.API.Logger = logger
+	for _, t := range cfg.Targets {
+		switch t.Protocol {
+		case qgate.ProtocolHTTP:
+			p, err := httpproxy.New(t, s.Auth, s.Gate, s.Reviews, s.Audit, cfg.GroupsOf)
+			if err != nil {
+				s.closeParts()
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			p.Metrics, p.Logger = s.Metrics, logger.With("target", t.Name)
+			s.proxies[t.Name] = p
+		default:
+			logger.Warn("target protocol not served by this build yet; its listener stays closed", "target", t.Name, "protocol", t.Protocol)
+		}
+	}
 	return s, nil
 }
 
-func (s *server) health(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "targets": len(s.op.cfg.Targets)})
-}
-
-// Run serves until ctx ends, then shuts down gracefully.
-func (s *server) Run(ctx context.Context) error {
-	defer s.op.Close()
-	defer s.log.Close()
-	ln, err := net.Listen("tcp", s.op.cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.op.cfg.Server.Listen, err)
+// Start opens every listener and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	var apiTLS *tls.Config
+	if f := s.Config.Server.TLS; f != nil && f.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return fmt.Errorf("server TLS: %w", err)
+		}
+		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	s.ln = ln
-	s.logger.Info("qgate serving", "api", "http://"+ln.Addr().String(), "public_url", s.op.cfg.Server.PublicURL, "store", s.op.cfg.Store.Driver)
-	if err := s.log.Append(ctx, &qgate.AuditEvent{Time: time.Now().UTC(), Type: qgate.AuditAdmin, Action: "started",
-		Data: mustJSON(map[string]any{"config": s.op.cfg.File, "targets": len(s.op.cfg.Targets)})}); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.API.Handler(), apiTLS); err != nil {
+		return err
+	}
+	for _, t := range s.Config.Targets {
+		if p, ok := s.proxies[t.Name]; ok {
+			tlsConfig, err := p.ListenerTLS()
+			if err != nil {
+				return fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			if err := s.listen(t.Name, t.Listen, p, tlsConfig); err != nil {
+				return err
+			}
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Reviews.Run(ctx, time.Second)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.recordReviewWaits(ctx)
+	}()
+	if err := s.Audit.Append(ctx, &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "started",
+		Data: mustJSON(map[string]any{"config": s.Config.File, "targets": len(s.Config.Targets)})}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.http.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	s.logger.Info("qgate stopped")
+	s.Logger.Info("qgate serving", "api", s.URL(), "public_url", s.Config.Server.PublicURL, "store", s.Config.Store.Driver)
 	return nil
+}
+
+func (s *Server) listen(name, addr string, h http.Handler, tlsConfig *tls.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if name == "" {
+			return fmt.Errorf("server listen on %s: %w", addr, err)
+		}
+		return fmt.Errorf("target %s: listen on %s: %w", name, addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}
+	if name == "" {
+		srv.RegisterOnShutdown(s.API.Close)
+	}
+	s.mu.Lock()
+	s.listeners[name] = ln
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	if name != "" {
+		s.Logger.Info("target listening", "target", name, "addr", ln.Addr().String())
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Logger.Error("serve", "listener", name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// recordReviewWaits observes how long each review lasted.
+func (s *Server) recordReviewWaits(ctx context.Context) {
+	events, cancel := s.Reviews.Subscribe(256)
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			if ev.Type == qgate.ReviewDecided || ev.Type == qgate.ReviewEnded {
+				r := ev.Review
+				s.Metrics.ReviewWait(r.Target, string(r.Status), r.DecidedAt.Sub(r.CreatedAt))
+			}
+		}
+	}
+}
+
+// URL is the API's base URL as actually listening.
+func (s *Server) URL() string { return "http://" + s.Addr("") }
+
+// Addr returns the listening address of a target, or of the API for "".
+func (s *Server) Addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ln, ok := s.listeners[name]; ok {
+		return ln.Addr().String()
+	}
+	return ""
+}
+
+// Close stops the listeners gracefully, then the background work, then
+// flushes the audit log and closes the store.
+func (s *Server) Close() error {
+	// Held calls may wait up to their target's hold time: give them that.
+	grace := 10 * time.Second
+	for _, t := range s.Config.Targets {
+		grace = max(grace, t.Hold+5*time.Second)
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Shutdown(shutdown) }()
+	}
+	wg.Wait()
+	for _, p := range s.proxies {
+		p.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	return s.closeParts()
+}
+
+func (s *Server) closeParts() error {
+	if s.webhooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.webhooks.Shutdown(ctx)
+		cancel()
+	}
+	var errs []error
+	if err := s.Audit.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.Store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
