@@ -5,12 +5,17 @@ CONFIG  ?= examples/dev.yaml
 # Packages with concurrency run again under the race detector.
 RACE_PKGS := ./audit/... ./store/... ./auth/... ./gate/... ./policy/... ./review/... ./proxy/... ./web/... ./notify/... ./cmd/...
 
-.PHONY: build run test test-race vet fmt-check fuzz bench clean
+.PHONY: build run serve test test-race vet fmt-check fuzz bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/qgate
 
+# The main job end to end: qgate on the embedded SQLite store in front of a
+# sample API, with tokens made and the commands to try printed.
 run: build
+	./$(BIN) demo
+
+serve: build
 	./$(BIN) serve --config $(CONFIG)
 
 test: fmt-check vet

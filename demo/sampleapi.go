@@ -25,6 +25,7 @@ type SampleAPI struct {
 	next    int
 	Deletes int
 	Creates int
+	GraphQL int
 }
 
 // NewSampleAPI returns the API with three items.
@@ -44,6 +45,7 @@ func (a *SampleAPI) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/items", a.create)
 	mux.HandleFunc("GET /v1/items/{id}", a.get)
 	mux.HandleFunc("DELETE /v1/items/{id}", a.delete)
+	mux.HandleFunc("POST /graphql", a.graphql)
 	return mux
 }
 
@@ -112,4 +114,13 @@ func (a *SampleAPI) Counts() (creates, deletes int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.Creates, a.Deletes
+}
+
+// graphql answers any GraphQL request with an empty data object and counts
+// it; qgate has already decided whether it may run.
+func (a *SampleAPI) graphql(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.GraphQL++
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{}})
 }

@@ -64,6 +64,7 @@ func (m *Main) command() *cobra.Command {
 	}
 	root.AddCommand(
 		m.serveCommand(),
+		m.demoCommand(),
 		m.checkCommand(),
 		m.policyCommand(),
 		m.configCommand(),

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/config"
+	"github.com/qgate/qgate/demo"
+)
+
+func (m *Main) demoCommand() *cobra.Command {
+	var dir, listen, apiListen string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run qgate in front of a sample API and print the commands that show the approval loop",
+		Long: `Run qgate on the embedded SQLite store in front of a small sample HTTP API
+(started in this process), create a requester token and an approver token,
+and print three commands: a read that passes, a delete that waits for
+approval, and the approval that releases it.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if dir == "" {
+				d, err := os.MkdirTemp("", "qgate-demo-")
+				if err != nil {
+					return err
+				}
+				dir = d
+			} else if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			api := demo.NewSampleAPI()
+			upLn, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			upstream := &http.Server{Handler: api.Handler()}
+			go upstream.Serve(upLn)
+			defer upstream.Close()
+
+			cfgPath := filepath.Join(dir, "qgate.yaml")
+			doc := demo.Config(dir, listen, apiListen, "http://"+upLn.Addr().String())
+			if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+				return err
+			}
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})))
+			if err != nil {
+				return err
+			}
+			ctx := c.Context()
+			requester, _, err := s.Auth.Issue(ctx, auth.IssueRequest{Identity: "dana", Name: "demo requester", Roles: []string{"developer"}})
+			if err != nil {
+				s.Close()
+				return err
+			}
+			approver, _, err := s.Auth.Issue(ctx, auth.IssueRequest{Identity: "alice", Name: "demo approver", Roles: []string{"approver"}})
+			if err != nil {
+				s.Close()
+				return err
+			}
+			if err := s.Start(ctx); err != nil {
+				s.Close()
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil || strings.Contains(self, "go-build") {
+				self = "qgate"
+			}
+			api1 := "http://" + s.Addr("sample-api")
+			fmt.Fprintf(m.Stdout, `qgate demo is running (store and config in %s).
+  REST API:                %s
+  sample API behind qgate: %s   (tokens: dana asks, alice approves)
+
+1. A read passes:
+   curl -s -H 'Authorization: Bearer %s' %s/v1/items
+
+2. A delete waits for approval (it holds for up to 25 s, then answers 202 with the review id):
+   curl -s -X DELETE -H 'Authorization: Bearer %s' %s/v1/items/1
+
+3. In another terminal, release it (the waiting curl completes at once):
+   export QGATE_SERVER=%s QGATE_TOKEN=%s
+   %s reviews list
+   %s reviews approve 1 --comment 'ok for the demo'
+
+Also try: %s reviews watch   |   %s audit verify --config %s
+Press Ctrl-C to stop.
+`, dir, s.URL(), api1, requester, api1, requester, api1, s.URL(), approver, self, self, self, self, cfgPath)
+			<-ctx.Done()
+			fmt.Fprintln(m.Stderr, "stopping qgate demo")
+			return s.Close()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "where to keep the demo's store and config (default: a new temporary directory)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "REST API address")
+	cmd.Flags().StringVar(&apiListen, "api-listen", "127.0.0.1:9001", "address of the sample API's qgate listener")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	return cmd
+}
