@@ -58,7 +58,7 @@ func (l *loader) build(fc *fileConfig) *Config {
 					l.problem(l.line("targets", i, "listen"), "targets[%d]: listen address %s is already used by target %q", i, t.Listen, o.Name)
 				}
 			}
-			if t.Listen == cfg.Server.Listen {
+			if t.Listen == cfg.Server.Listen && !strings.HasSuffix(t.Listen, ":0") {
 				l.problem(l.line("targets", i, "listen"), "targets[%d]: listen address %s is the server's", i, t.Listen)
 			}
 			envs[t.Environment] = true
