@@ -37,6 +37,18 @@ already decided); 2 bad usage; 3 the server could not be reached or failed.`,
 	var server string
 	cmd.PersistentFlags().StringVar(&server, "server", "", "server URL (default $QGATE_SERVER or "+defaultServer+")")
 	client := func() (*web.Client, error) { return reviewsClient(server) }
+	// onReview parses a review id argument, connects, and runs fn.
+	onReview := func(arg string, fn func(cl *web.Client, id int64) (*web.Review, error)) (*web.Review, error) {
+		id, err := reviewArg(arg)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := client()
+		if err != nil {
+			return nil, err
+		}
+		return fn(cl, id)
+	}
 
 	var (
 		status, target, requester string
@@ -77,15 +89,7 @@ already decided); 2 bad usage; 3 the server could not be reached or failed.`,
 		Short: "Show a review: who asked, from where, policies, progress, findings, payload, votes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := reviewArg(args[0])
-			if err != nil {
-				return err
-			}
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Review(c.Context(), id)
+			r, err := onReview(args[0], func(cl *web.Client, id int64) (*web.Review, error) { return cl.Review(c.Context(), id) })
 			if err != nil {
 				return err
 			}
@@ -104,20 +108,14 @@ already decided); 2 bad usage; 3 the server could not be reached or failed.`,
 		Short: "Approve a review as yourself",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := reviewArg(args[0])
-			if err != nil {
-				return err
-			}
 			if grant != "" {
 				if d, err := time.ParseDuration(grant); err != nil || d <= 0 {
 					return usagef("--grant must be a duration such as 30m, not %q", grant)
 				}
 			}
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Approve(c.Context(), id, comment, grant)
+			r, err := onReview(args[0], func(cl *web.Client, id int64) (*web.Review, error) {
+				return cl.Approve(c.Context(), id, comment, grant)
+			})
 			if err != nil {
 				return err
 			}
@@ -133,15 +131,7 @@ already decided); 2 bad usage; 3 the server could not be reached or failed.`,
 		Short: "Reject a review as yourself; the comment is the reason the requester sees",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := reviewArg(args[0])
-			if err != nil {
-				return err
-			}
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Reject(c.Context(), id, comment)
+			r, err := onReview(args[0], func(cl *web.Client, id int64) (*web.Review, error) { return cl.Reject(c.Context(), id, comment) })
 			if err != nil {
 				return err
 			}

@@ -87,13 +87,8 @@ type Server struct {
 
 // NewServer opens the store and builds every part; nothing listens yet.
 func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
-	st, err := openStore(cfg)
+	st, key, err := openStoreWithKey(cfg)
 	if err != nil {
-		return nil, err
-	}
-	key, err := tokenKey(cfg)
-	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	engine, err := policy.New(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults)

@@ -61,16 +61,25 @@ func openOperator(file string) (*operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(cfg)
+	st, key, err := openStoreWithKey(cfg)
 	if err != nil {
 		return nil, err
+	}
+	return &operator{cfg: cfg, store: st, auth: auth.New(st, key)}, nil
+}
+
+// openStoreWithKey opens the store and loads the token key beside it.
+func openStoreWithKey(cfg *config.Config) (qgate.Store, []byte, error) {
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	key, err := tokenKey(cfg)
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return &operator{cfg: cfg, store: st, auth: auth.New(st, key)}, nil
+	return st, key, nil
 }
 
 func (o *operator) Close() error { return o.store.Close() }
