@@ -25,6 +25,9 @@ const (
 	CodeBodyTooLarge           = "http.body_too_large"            // critical
 	CodeEncodedBody            = "http.encoded_body"              // high
 	CodeAmbiguousContentType   = "http.ambiguous_content_type"    // high
+	CodeWrite                  = "http.write"                     // low: POST, PUT, PATCH outside GraphQL
+	CodeDelete                 = "http.delete"                    // medium: DELETE
+	CodeUnusualMethod          = "http.unusual_method"            // high: not a standard method
 )
 
 // Options configures Analyze for one target.
@@ -106,7 +109,27 @@ func Analyze(r *http.Request, body []byte, truncated bool, opts Options) *qgate.
 	if pathOK && opts.GraphQLPath != "" && IsGraphQLPath(a.Path, opts.GraphQLPath) {
 		analyzeGraphQL(a, r.Method, b, body)
 	}
+	methodFindings(a)
 	return a
+}
+
+// methodFindings flags what the method itself says about a call. GraphQL
+// requests are judged by their operations instead.
+func methodFindings(a *qgate.HTTPAnalysis) {
+	switch strings.ToUpper(a.Method) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		if !a.GraphQL.Present {
+			a.Findings = append(a.Findings, qgate.Finding{Code: CodeWrite, Severity: qgate.SeverityLow,
+				Message: a.Method + " usually changes data"})
+		}
+	case http.MethodDelete:
+		a.Findings = append(a.Findings, qgate.Finding{Code: CodeDelete, Severity: qgate.SeverityMedium,
+			Message: "DELETE removes data"})
+	default:
+		a.Findings = append(a.Findings, qgate.Finding{Code: CodeUnusualMethod, Severity: qgate.SeverityHigh,
+			Message: fmt.Sprintf("method %q is not a standard HTTP method", a.Method)})
+	}
 }
 
 // requestTarget splits the request target as the client sent it into its
