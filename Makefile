@@ -18,8 +18,14 @@ run: build
 serve: build
 	./$(BIN) serve --config $(CONFIG)
 
+# One throwaway PostgreSQL (scripts/pg-start.sh) serves every test binary;
+# tests run alone start their own through internal/pgtest.
 test: fmt-check vet
-	$(GO) test -count=1 ./...
+	@set -e; out=$$(scripts/pg-start.sh); \
+	dir=$$(echo "$$out" | sed -n 2p); trap 'scripts/pg-stop.sh "'"$$dir"'"' EXIT; \
+	export QGATE_TEST_POSTGRES=$$(echo "$$out" | sed -n 1p); \
+	echo "test PostgreSQL in $$dir"; \
+	$(GO) test -count=1 ./...; \
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
 vet:
@@ -36,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalizePath -fuzztime $(FUZZTIME) ./analyze/http
 	$(GO) test -run '^$$' -fuzz FuzzGraphQL -fuzztime $(FUZZTIME) ./analyze/graphql
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./auth
+	$(GO) test -run '^$$' -fuzz FuzzClientMessages -fuzztime $(FUZZTIME) -parallel 1 ./proxy/postgres
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./analyze/... ./gate/... ./audit/... ./auth/...

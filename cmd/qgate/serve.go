@@ -24,6 +24,7 @@ import (
 	"github.com/qgate/qgate/notify/webhook"
 	"github.com/qgate/qgate/policy"
 	httpproxy "github.com/qgate/qgate/proxy/http"
+	pgproxy "github.com/qgate/qgate/proxy/postgres"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/web"
 )
@@ -75,8 +76,9 @@ type Server struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 
-	webhooks *webhook.Notifier
-	proxies  map[string]*httpproxy.Proxy
+	webhooks  *webhook.Notifier
+	proxies   map[string]*httpproxy.Proxy
+	pgProxies map[string]*pgproxy.Proxy
 
 	mu        sync.Mutex
 	listeners map[string]net.Listener // "" is the API
@@ -96,7 +98,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
-	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, listeners: map[string]net.Listener{}}
+	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
 	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
@@ -127,6 +129,14 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 			}
 			p.Metrics, p.Logger = s.Metrics, logger.With("target", t.Name)
 			s.proxies[t.Name] = p
+		case qgate.ProtocolPostgres:
+			p, err := pgproxy.New(t, s.Auth, st, s.Gate, s.Reviews, s.Audit, cfg.GroupsOf)
+			if err != nil {
+				s.closeParts()
+				return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			}
+			p.Analyzer, p.Metrics, p.Logger = s.Gate.SQL, s.Metrics, logger.With("target", t.Name)
+			s.pgProxies[t.Name] = p
 		default:
 			logger.Warn("target protocol not served by this build yet; its listener stays closed", "target", t.Name, "protocol", t.Protocol)
 		}
@@ -157,6 +167,25 @@ func (s *Server) Start(ctx context.Context) error {
 			if err := s.listen(t.Name, t.Listen, p, tlsConfig); err != nil {
 				return err
 			}
+		}
+	}
+	for _, t := range s.Config.Targets {
+		if p, ok := s.pgProxies[t.Name]; ok {
+			ln, err := net.Listen("tcp", t.Listen)
+			if err != nil {
+				return fmt.Errorf("target %s: listen on %s: %w", t.Name, t.Listen, err)
+			}
+			s.mu.Lock()
+			s.listeners[t.Name] = ln
+			s.mu.Unlock()
+			s.Logger.Info("target listening", "target", t.Name, "protocol", "postgres", "addr", ln.Addr().String())
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := p.Serve(ln); err != nil {
+					s.Logger.Error("serve", "target", t.Name, "err", err)
+				}
+			}()
 		}
 	}
 	s.wg.Add(1)
@@ -260,6 +289,9 @@ func (s *Server) Close() error {
 	}
 	wg.Wait()
 	for _, p := range s.proxies {
+		p.Close()
+	}
+	for _, p := range s.pgProxies {
 		p.Close()
 	}
 	if s.cancel != nil {

@@ -1,0 +1,55 @@
+// Package pgproxy is qgate's PostgreSQL wire-protocol listener: psql, pgx,
+// libpq, JDBC and ORMs connect to it as to PostgreSQL, with a qgate token
+// as the password, and every statement is decided on its own before it
+// reaches the upstream server.
+//
+// # Connecting
+//
+// The user name is the token's public id, the password is the whole token,
+// and the database name is ignored (the target names the upstream
+// database). On a plain connection the token is checked with SCRAM-SHA-256
+// against the verifier stored when the token was issued, so the token never
+// crosses the wire; on a TLS connection (when the target has a certificate)
+// the client sends it in clear inside TLS and it is verified like an HTTP
+// bearer token. Every refused login reads the same, "password
+// authentication failed for user X" (SQLSTATE 28P01), is audited with its
+// real reason and is slowed down per source address.
+//
+// Each client session gets its own upstream session, opened with the
+// target's credentials and the client's startup parameters
+// (application_name, search_path, options, ...). The client sees the
+// upstream's ParameterStatus messages and its real process id; the secret
+// key is qgate's own, and a CancelRequest carrying it is forwarded with the
+// upstream's key.
+//
+// # Statements
+//
+// Simple Query: the whole query string (all its statements) is one request.
+// Allowed, its exact text is forwarded; denied, the client gets an
+// ErrorResponse (SQLSTATE 42501, the policy's message, the request id in
+// DETAIL); held for review, a NOTICE names the review first and the
+// statement runs once it is approved.
+//
+// Extended protocol: each Parse text is analysed once; the decision is
+// taken for each Execute, with the bound parameters part of what approvers
+// see and of the approval's hash. Messages are buffered until the client
+// asks for results (Sync or Flush); at that point the buffered Executes are
+// decided in order, and a held one holds the rest of the pipeline.
+//
+// A refusal behaves like a PostgreSQL error at the same place: qgate sends
+// the upstream an Execute of a portal that cannot exist in place of the
+// refused statement, so the upstream itself aborts the transaction (a later
+// COMMIT answers ROLLBACK) and skips the rest of the pipeline until Sync,
+// and the upstream's "portal does not exist" error is replaced on the way
+// back by qgate's own ErrorResponse.
+//
+// COPY is decided with its statement, before any data flows; copy data is
+// streamed both ways.
+//
+// # Audit
+//
+// Every statement gets a "request" audit event before anything is
+// forwarded (when the append fails, nothing is forwarded) and an
+// "execution" event with its command tag, row count, duration and
+// SQLSTATE once the upstream has answered.
+package pgproxy
