@@ -5,7 +5,7 @@ CONFIG  ?= examples/dev.yaml
 # Packages with concurrency run again under the race detector.
 RACE_PKGS := ./audit/... ./store/... ./auth/... ./gate/... ./policy/... ./review/... ./proxy/... ./web/... ./notify/... ./cmd/...
 
-.PHONY: build run serve test test-race vet fmt-check fuzz bench clean
+.PHONY: build run demo-pg serve test test-race vet fmt-check fuzz bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/qgate
@@ -14,6 +14,12 @@ build:
 # sample API, with tokens made and the commands to try printed.
 run: build
 	./$(BIN) demo
+
+# The demo with a throwaway PostgreSQL behind qgate as well (psql loop).
+demo-pg: build
+	@out=$$(scripts/pg-start.sh) || exit 1; \
+	dir=$$(echo "$$out" | sed -n 2p); trap 'scripts/pg-stop.sh "'"$$dir"'"' EXIT INT TERM; \
+	./$(BIN) demo --postgres "$$(echo "$$out" | sed -n 1p)"
 
 serve: build
 	./$(BIN) serve --config $(CONFIG)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/qgate/qgate/auth"
@@ -17,7 +19,7 @@ import (
 )
 
 func (m *Main) demoCommand() *cobra.Command {
-	var dir, listen, apiListen string
+	var dir, listen, apiListen, pgDSN, pgListen string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -46,8 +48,14 @@ approval, and the approval that releases it.`,
 			go upstream.Serve(upLn)
 			defer upstream.Close()
 
+			var pg *demo.Postgres
+			if pgDSN != "" {
+				if pg, err = demoPostgres(c.Context(), pgDSN, pgListen); err != nil {
+					return err
+				}
+			}
 			cfgPath := filepath.Join(dir, "qgate.yaml")
-			doc := demo.Config(dir, listen, apiListen, "http://"+upLn.Addr().String())
+			doc := demo.Config(dir, listen, apiListen, "http://"+upLn.Addr().String(), pg)
 			if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
 				return err
 			}
@@ -69,6 +77,7 @@ approval, and the approval that releases it.`,
 				s.Close()
 				return err
 			}
+			requesterID, _, _ := auth.Parse(requester)
 			approver, _, err := s.Auth.Issue(ctx, auth.IssueRequest{Identity: "alice", Name: "demo approver", Roles: []string{"approver"}})
 			if err != nil {
 				s.Close()
@@ -99,8 +108,20 @@ approval, and the approval that releases it.`,
    %s reviews approve 1 --comment 'ok for the demo'
 
 Also try: %s reviews watch   |   %s audit verify --config %s
-Press Ctrl-C to stop.
 `, dir, s.URL(), api1, requester, api1, requester, api1, s.URL(), approver, self, self, self, self, cfgPath)
+			if pg != nil {
+				host, port, _ := net.SplitHostPort(s.Addr("demo-db"))
+				conn := fmt.Sprintf("host=%s port=%s user=%s dbname=demo sslmode=disable", host, port, requesterID)
+				fmt.Fprintf(m.Stdout, `
+PostgreSQL (any client; the user is the token's id, the password the token):
+4. A read passes:
+   PGPASSWORD='%s' psql '%s' -c 'SELECT * FROM demo_items'
+5. A DELETE waits; psql shows "NOTICE: waiting for approval: review N, ...":
+   PGPASSWORD='%s' psql '%s' -c 'DELETE FROM demo_items WHERE id = 1'
+6. Approve it as in step 3 (%s reviews approve N); psql prints DELETE 1.
+`, requester, conn, requester, conn, self)
+			}
+			fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")
 			<-ctx.Done()
 			fmt.Fprintln(m.Stderr, "stopping qgate demo")
 			return s.Close()
@@ -110,5 +131,29 @@ Press Ctrl-C to stop.
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "REST API address")
 	cmd.Flags().StringVar(&apiListen, "api-listen", "127.0.0.1:9001", "address of the sample API's qgate listener")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	cmd.Flags().StringVar(&pgDSN, "postgres", "", "also put this PostgreSQL server behind qgate (a connection string; make demo-pg starts a throwaway one)")
+	cmd.Flags().StringVar(&pgListen, "postgres-listen", "127.0.0.1:6432", "address of qgate's PostgreSQL listener")
 	return cmd
+}
+
+// demoPostgres prepares a small table on the server of dsn and describes
+// it as a demo target. The password goes through an environment variable,
+// as configuration files never hold secrets.
+func demoPostgres(ctx context.Context, dsn, listen string) (*demo.Postgres, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, usagef("--postgres: %v", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the demo's PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS demo_items (id int PRIMARY KEY, name text NOT NULL);
+		INSERT INTO demo_items VALUES (1, 'invoice-2026-001'), (2, 'invoice-2026-002'), (3, 'invoice-2026-003') ON CONFLICT DO NOTHING`); err != nil {
+		return nil, fmt.Errorf("prepare the demo table: %w", err)
+	}
+	os.Setenv("QGATE_DEMO_PG_PASSWORD", cfg.Password)
+	return &demo.Postgres{Address: net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), Database: cfg.Database, User: cfg.User,
+		PasswordEnv: "QGATE_DEMO_PG_PASSWORD", Listen: listen}, nil
 }
