@@ -89,6 +89,8 @@ var analyzeCases = []analyzeCase{
 	{name: "set with string", sql: "SET statement_timeout = '5s'", readOnly: true, kinds: []string{"set"}},
 	{name: "set time zone", sql: "SET TIME ZONE 'UTC'", readOnly: true, kinds: []string{"set"}},
 	{name: "reset all", sql: "RESET ALL", readOnly: true, kinds: []string{"set"}, command: "RESET"},
+	{name: "set client_encoding", sql: "SET client_encoding = 'SJIS'", readOnly: false, kinds: []string{"set"}, codes: []string{codeClientEncoding}},
+	{name: "set names", sql: "SET NAMES 'BIG5'", readOnly: false, kinds: []string{"set"}, codes: []string{codeClientEncoding}},
 	{name: "safe functions", sql: "SELECT count(*), sum(x), avg(y), lower(name), coalesce(a, b), now(), date_trunc('day', ts) FROM t GROUP BY 1",
 		readOnly: true, funcs: []string{"count", "sum", "avg", "lower", "now", "date_trunc"}},
 	{name: "pg_catalog-qualified safe function", sql: "SELECT pg_catalog.now()", readOnly: true, funcs: []string{"pg_catalog.now"}},

@@ -40,6 +40,7 @@ const (
 	codeDiscard            = "sql.discard"
 	codeTwoPhase           = "sql.two_phase_commit"
 	codeTransactionMode    = "sql.transaction_mode"
+	codeClientEncoding     = "sql.client_encoding"
 	codeUnknownStatement   = "sql.unknown_statement"
 )
 
@@ -70,6 +71,7 @@ var severities = map[string]qgate.Severity{
 	codeDiscard:            qgate.SeverityMedium,
 	codeTwoPhase:           qgate.SeverityMedium,
 	codeTransactionMode:    qgate.SeverityLow,
+	codeClientEncoding:     qgate.SeverityHigh,
 	codeUnknownStatement:   qgate.SeverityHigh,
 }
 

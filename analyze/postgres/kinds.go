@@ -406,6 +406,11 @@ func (r *stmtAnalysis) classifySet(s *pg_query.VariableSetStmt, sp span) {
 			what = "SESSION AUTHORIZATION"
 		}
 		r.add(finding(codePrivilege, sp, "%s %s changes the privileges of the session", r.command, what))
+	case "client_encoding":
+		// The server would read every later statement in another
+		// encoding than the one qgate analysed it in.
+		r.readOnly = false
+		r.add(finding(codeClientEncoding, sp, "%s client_encoding changes how the server reads later statements", r.command))
 	case "transaction_read_only", "default_transaction_read_only":
 		r.add(finding(codeTransactionMode, sp, "%s %s can make later statements read-write", r.command, name))
 	case "transaction", "session characteristics":
