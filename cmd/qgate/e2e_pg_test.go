@@ -25,10 +25,17 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// TestE2E_Postgres runs psql through qgate serve against a real PostgreSQL:
-// a read passes, a DELETE waits with a NOTICE, the CLI approves it, and it
-// runs exactly once.
-func TestE2E_Postgres(t *testing.T) {
+// pgE2E is qgate serve in front of a real PostgreSQL with a small table.
+type pgE2E struct {
+	srv    *Server
+	direct *pgx.Conn
+	alice  string
+	// psql runs psql through qgate as dana.
+	psql func(ctx context.Context, sql string) *exec.Cmd
+}
+
+func startPGE2E(t *testing.T) *pgE2E {
+	t.Helper()
 	if _, err := exec.LookPath("psql"); err != nil {
 		t.Fatal("psql is required (apt-get install postgresql-client)")
 	}
@@ -38,7 +45,7 @@ func TestE2E_Postgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer direct.Close(ctx)
+	t.Cleanup(func() { direct.Close(ctx) })
 	if _, err := direct.Exec(ctx, `CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`); err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +86,37 @@ policies:
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	host, port, _ := net.SplitHostPort(s.Addr("db"))
-	psql := func(ctx context.Context, sql string) *exec.Cmd {
+	return &pgE2E{srv: s, direct: direct, alice: alice, psql: func(ctx context.Context, sql string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-At",
 			fmt.Sprintf("host=%s port=%s user=%s dbname=billing sslmode=disable", host, port, danaTok.ID), "-c", sql)
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+dana)
 		return cmd
+	}}
+}
+
+// pendingReview waits for a pending review and returns its id.
+func (e *pgE2E) pendingReview(t *testing.T) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if rs, _ := e.srv.Reviews.List(context.Background(), reviewsPending); len(rs) > 0 {
+			return rs[0].ID
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	t.Fatal("no pending review")
+	return 0
+}
+
+// TestE2E_Postgres runs psql through qgate serve against a real PostgreSQL:
+// a read passes, a DELETE waits with a NOTICE, the CLI approves it, and it
+// runs exactly once.
+func TestE2E_Postgres(t *testing.T) {
+	e := startPGE2E(t)
+	ctx := context.Background()
+	psql, direct, s, alice := e.psql, e.direct, e.srv, e.alice
 	out, err := psql(ctx, "SELECT count(*) FROM items").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "3" {
 		t.Fatalf("read through qgate: %v: %s", err, out)
@@ -100,18 +130,7 @@ policies:
 	}
 	done := make(chan error, 1)
 	go func() { done <- held.Wait() }()
-	var id int64
-	deadline := time.Now().Add(10 * time.Second)
-	for id == 0 && time.Now().Before(deadline) {
-		rs, _ := s.Reviews.List(ctx, reviewsPending)
-		if len(rs) > 0 {
-			id = rs[0].ID
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if id == 0 {
-		t.Fatalf("no review for the held DELETE; psql said %s %s", stdout.String(), stderr.String())
-	}
+	id := e.pendingReview(t)
 	if n := countItems(t, direct); n != 3 {
 		t.Fatalf("the held DELETE ran before approval: %d rows", n)
 	}
@@ -146,3 +165,49 @@ func countItems(t *testing.T, conn *pgx.Conn) int {
 }
 
 var reviewsPending = qgate.ReviewFilter{Status: qgate.ReviewPending}
+
+// TestE2E_PostgresCtrlC presses Ctrl-C in psql on a real terminal (a
+// pseudo-terminal from script(1)) while a statement is held: the review is
+// withdrawn, psql reports the cancellation, and nothing ran.
+func TestE2E_PostgresCtrlC(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatal("script(1) from util-linux is required")
+	}
+	e := startPGE2E(t)
+	inner := e.psql(context.Background(), "DELETE FROM items WHERE id = 2")
+	line := make([]string, len(inner.Args))
+	for i, a := range inner.Args {
+		line[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	cmd := exec.Command("script", "-qefc", strings.Join(line, " "), "/dev/null")
+	cmd.Env = inner.Env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	id := e.pendingReview(t)
+	stdin.Write([]byte{3}) // Ctrl-C on the terminal
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("psql did not stop after Ctrl-C: %s", out.String())
+	}
+	if !strings.Contains(out.String(), "canceling statement due to user request") {
+		t.Fatalf("psql output: %q", out.String())
+	}
+	r, err := e.srv.Reviews.Get(context.Background(), id)
+	if err != nil || r.Status != qgate.ReviewCancelled {
+		t.Fatalf("review after Ctrl-C: %v %+v", err, r)
+	}
+	if n := countItems(t, e.direct); n != 3 {
+		t.Fatalf("rows after the cancelled DELETE: %d, want 3", n)
+	}
+}
