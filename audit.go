@@ -44,26 +44,40 @@ type AuditEvent struct {
 // deletions and reordering all break the chain. Time is hashed at
 // nanosecond precision in UTC; Data as the exact bytes stored.
 func (e *AuditEvent) ChainHash() string {
-	h := sha256.New()
-	w := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
+	// Each field is written as its decimal length, ':' and its bytes,
+	// into one buffer hashed at once: the store computes this for every
+	// event it appends.
+	var stack [512]byte
+	b := stack[:0]
+	str := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
-	w("qgate-audit-v1")
-	w(strconv.FormatInt(e.Seq, 10))
-	w(strconv.FormatInt(e.Time.UnixNano(), 10))
-	w(e.Type)
-	w(e.Action)
-	w(e.RequestID)
-	w(e.TokenID)
-	w(e.Identity)
-	w(e.Target)
-	w(e.Environment)
-	w(strconv.FormatInt(e.ReviewID, 10))
-	w(string(e.Data))
-	w(e.PrevHash)
-	return hex.EncodeToString(h.Sum(nil))
+	num := func(n int64) {
+		var d [20]byte
+		digits := strconv.AppendInt(d[:0], n, 10)
+		b = strconv.AppendInt(b, int64(len(digits)), 10)
+		b = append(b, ':')
+		b = append(b, digits...)
+	}
+	str("qgate-audit-v1")
+	num(e.Seq)
+	num(e.Time.UnixNano())
+	str(e.Type)
+	str(e.Action)
+	str(e.RequestID)
+	str(e.TokenID)
+	str(e.Identity)
+	str(e.Target)
+	str(e.Environment)
+	num(e.ReviewID)
+	b = strconv.AppendInt(b, int64(len(e.Data)), 10)
+	b = append(b, ':')
+	b = append(b, e.Data...)
+	str(e.PrevHash)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // AuditFilter selects audit events. Zero fields match everything.

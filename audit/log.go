@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,9 @@ type Log struct {
 // caller that gives up waiting never races with it.
 type pending struct {
 	e   qgate.AuditEvent
-	res chan result // buffered, one result
+	res chan result // buffered, one result; nil for AppendAsync
+	// done is AppendAsync's callback, called by the writer.
+	done func(*qgate.AuditEvent, error)
 }
 
 type result struct {
@@ -99,27 +102,12 @@ func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
 		return qgate.Errorf(qgate.EINVALID, "nil audit event")
 	}
 	p := &pending{e: *e, res: make(chan result, 1)}
-	if len(p.e.Data) > 0 {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, p.e.Data); err != nil {
-			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
-		}
-		p.e.Data = buf.Bytes()
+	if err := compactData(&p.e); err != nil {
+		return err
 	}
-
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return ErrClosed
+	if err := l.enqueue(ctx, p); err != nil {
+		return err
 	}
-	select {
-	case l.queue <- p:
-		l.mu.RUnlock()
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return fmt.Errorf("append audit: %w", ctx.Err())
-	}
-
 	select {
 	case r := <-p.res:
 		if r.err != nil {
@@ -129,6 +117,60 @@ func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("append audit: %w (the event may still be recorded)", ctx.Err())
+	}
+}
+
+// AppendAsync queues e like Append but does not wait for its batch: done
+// is called with the event as appended (or as queued, on error) and the
+// batch's error once the batch is committed. done runs on the writer
+// goroutine and must be quick; it is not called when AppendAsync returns
+// an error (EINVALID, ErrClosed). A full queue makes AppendAsync wait for
+// room. Close appends every event queued before it.
+func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error {
+	if e == nil {
+		return qgate.Errorf(qgate.EINVALID, "nil audit event")
+	}
+	p := &pending{e: *e, done: done}
+	if err := compactData(&p.e); err != nil {
+		return err
+	}
+	return l.enqueue(context.Background(), p)
+}
+
+// compactData removes insignificant whitespace from e.Data, and returns
+// EINVALID if it is not JSON. Data without any whitespace byte (what
+// json.Marshal makes) is only validated.
+func compactData(e *qgate.AuditEvent) error {
+	if len(e.Data) == 0 {
+		return nil
+	}
+	if bytes.IndexAny(e.Data, " \t\r\n") < 0 {
+		if !json.Valid(e.Data) {
+			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(e.Data))
+	if err := json.Compact(&buf, e.Data); err != nil {
+		return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
+	}
+	e.Data = buf.Bytes()
+	return nil
+}
+
+// enqueue hands p to the writer, waiting for room up to ctx.
+func (l *Log) enqueue(ctx context.Context, p *pending) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	select {
+	case l.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("append audit: %w", ctx.Err())
 	}
 }
 
@@ -163,6 +205,8 @@ func (l *Log) run() {
 	// being written: an estimate of how many are appending concurrently.
 	var active int
 	var took time.Duration // how long the previous append took
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		idle := time.Now()
 		p, ok := <-l.queue
@@ -175,6 +219,7 @@ func (l *Log) run() {
 			active = 1
 		}
 		batch = l.fill(append(batch[:0], p), active, min(took/lingerFraction, maxLinger))
+		batch = l.awaitWaiter(batch, timer)
 		start := time.Now()
 		l.flush(batch, events[:0])
 		took = time.Since(start)
@@ -217,6 +262,43 @@ func (l *Log) fill(batch []*pending, want int, linger time.Duration) []*pending 
 	}
 }
 
+// maxAsyncDelay is how long events queued by AppendAsync alone may wait
+// for an event whose caller waits (see awaitWaiter).
+const maxAsyncDelay = 2 * time.Millisecond
+
+// awaitWaiter holds a batch of AppendAsync events only, which nobody
+// waits for, until an event that somebody waits for is queued (or the
+// batch is full, or maxAsyncDelay has passed, or the Log is closing), so
+// that both share one commit. A client making calls one after another
+// otherwise waits for two commits per call: the previous call's
+// execution event, just queued, and then its own request event.
+func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
+	if len(batch) >= l.maxBatch || slices.ContainsFunc(batch, (*pending).waited) {
+		return batch
+	}
+	timer.Reset(maxAsyncDelay)
+	defer timer.Stop()
+	for len(batch) < l.maxBatch {
+		select {
+		case p, ok := <-l.queue:
+			if !ok {
+				return batch // closing: Close waits for this batch
+			}
+			batch = append(batch, p)
+			l.drain(&batch)
+			if slices.ContainsFunc(batch, (*pending).waited) {
+				return batch
+			}
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// waited reports whether a caller waits for p (Append, not AppendAsync).
+func (p *pending) waited() bool { return p.res != nil }
+
 // drain adds queued events to batch without blocking, up to MaxBatch.
 func (l *Log) drain(batch *[]*pending) {
 	for len(*batch) < l.maxBatch {
@@ -248,7 +330,11 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
 		l.events.Add(int64(len(batch)))
 	}
 	for _, p := range batch {
-		p.res <- result{e: p.e, err: err}
+		if p.done != nil {
+			p.done(&p.e, err)
+		} else {
+			p.res <- result{e: p.e, err: err}
+		}
 	}
 	clear(events)
 }

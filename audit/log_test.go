@@ -188,6 +188,133 @@ func waitDepth(tb testing.TB, l *audit.Log, n int) {
 	}
 }
 
+func TestLog_AppendAsync(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		type res struct {
+			seq  int64
+			hash string
+			err  error
+		}
+		done := make(chan res, 3)
+		for range 3 {
+			e := &qgate.AuditEvent{Time: t0, Type: qgate.AuditExecution, Action: "forwarded", Data: []byte(`{"status":200}`)}
+			err := l.AppendAsync(e, func(e *qgate.AuditEvent, err error) { done <- res{e.Seq, e.Hash, err} })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i <= 3; i++ {
+			r := <-done
+			if r.err != nil || r.seq != int64(i) || r.hash == "" {
+				t.Fatalf("callback %d: %+v", i, r)
+			}
+		}
+		mustVerify(t, db, 3)
+	})
+	t.Run("ErrStore", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		boom := errors.New("disk full")
+		gs := newGateStore(db)
+		gs.err = boom
+		l := audit.NewLog(gs, audit.LogOptions{Logger: slog.New(slog.DiscardHandler)})
+		defer l.Close()
+		done := make(chan error, 1)
+		if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}, func(_ *qgate.AuditEvent, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		gs.open()
+		if err := <-done; !errors.Is(err, boom) {
+			t.Fatalf("callback error: got %v, want %v", err, boom)
+		}
+	})
+	t.Run("ErrInvalidData", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		called := false
+		err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x", Data: []byte(`{"a":`)}, func(*qgate.AuditEvent, error) { called = true })
+		if qgate.ErrorCode(err) != qgate.EINVALID {
+			t.Fatalf("err = %v, want EINVALID", err)
+		}
+		l.Close()
+		if called {
+			t.Error("callback called for a refused event")
+		}
+	})
+	t.Run("SharesTheNextCommit", func(t *testing.T) {
+		// An event nobody waits for waits (briefly) for one somebody
+		// waits for, and both are committed together. A machine that
+		// stalls for longer than that delay between the two calls splits
+		// them, so a few attempts are allowed.
+		var batches []int
+		for range 3 {
+			db, _ := MustOpen(t)
+			cs := &countingStore{AuditStore: db}
+			l := audit.NewLog(cs, audit.LogOptions{})
+			done := make(chan error, 1)
+			if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditExecution, Action: "forwarded"}, func(_ *qgate.AuditEvent, err error) { done <- err }); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Append(context.Background(), &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			mustVerify(t, db, 2)
+			if batches = cs.calls(); len(batches) == 1 {
+				return
+			}
+		}
+		t.Errorf("batches: got %v, want [2]", batches)
+	})
+	t.Run("AloneIsCommittedSoon", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		defer l.Close()
+		done := make(chan error, 1)
+		start := time.Now()
+		if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditExecution, Action: "forwarded"}, func(_ *qgate.AuditEvent, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an event nobody waits for was not committed")
+		}
+		t.Logf("committed after %v", time.Since(start))
+	})
+	t.Run("CloseAppendsQueued", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		var n atomic.Int32
+		for range 50 {
+			if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}, func(_ *qgate.AuditEvent, err error) {
+				if err == nil {
+					n.Add(1)
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		if n.Load() != 50 {
+			t.Fatalf("appended before Close returned: %d, want 50", n.Load())
+		}
+		mustVerify(t, db, 50)
+		if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}, nil); err != audit.ErrClosed {
+			t.Fatalf("after Close: got %v, want ErrClosed", err)
+		}
+	})
+}
+
 func TestLog_GroupCommit(t *testing.T) {
 	t.Run("Concurrent", func(t *testing.T) {
 		// 64 goroutines append at once: one chain, fewer transactions

@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qgate/qgate"
@@ -45,10 +48,20 @@ func (e *AuthError) Unwrap() error {
 	return qgate.Errorf(qgate.EUNAUTHORIZED, invalidTokenMessage)
 }
 
+// Defaults New sets.
+const (
+	// DefaultCacheTTL bounds how long a revocation made by another process
+	// takes to reach a running server.
+	DefaultCacheTTL = time.Second
+	// DefaultTouchInterval is how often a token's last use is written.
+	DefaultTouchInterval = time.Minute
+)
+
 // Authenticator issues, verifies, rotates and revokes tokens kept in Store.
 // Secrets are never stored: only HMAC-SHA256(Key, secret) and a SCRAM
 // verifier of the whole token. It is safe for concurrent use if Store is
-// and if its fields are not changed after first use.
+// and if its fields are not changed after first use. It must not be copied
+// after first use.
 type Authenticator struct {
 	Store qgate.TokenStore
 	// Key is the server key of the keyed hash, at least MinKeySize bytes.
@@ -59,12 +72,29 @@ type Authenticator struct {
 	// verifiers (DefaultSCRAMIterations when zero or negative). Some
 	// clients refuse fewer than 4096.
 	SCRAMIterations int
+	// CacheTTL is how long Verify may reuse a token it read from the
+	// store instead of reading it again (DefaultCacheTTL in New; zero or
+	// negative reads the store on every call). Revoke and Rotate through
+	// this Authenticator take effect at once regardless; a revocation,
+	// rotation or deletion made elsewhere (qgate token revoke in another
+	// process, another replica) takes effect within CacheTTL.
+	CacheTTL time.Duration
+	// TouchInterval is how often Verify records a token's use in the
+	// store: at most once per TouchInterval per token (by Now), so that a
+	// busy token costs one store write a minute rather than one per call
+	// (DefaultTouchInterval in New). The stored LastUsed therefore lags by
+	// up to TouchInterval. Zero or negative records every use.
+	TouchInterval time.Duration
+
+	cache cache
+	mac   atomic.Pointer[keyedMAC]
 }
 
-// New returns an Authenticator with the default clock and SCRAM iteration
-// count.
+// New returns an Authenticator with the default clock, SCRAM iteration
+// count, cache lifetime and touch interval.
 func New(store qgate.TokenStore, key []byte) *Authenticator {
-	return &Authenticator{Store: store, Key: key, Now: time.Now, SCRAMIterations: DefaultSCRAMIterations}
+	return &Authenticator{Store: store, Key: key, Now: time.Now, SCRAMIterations: DefaultSCRAMIterations,
+		CacheTTL: DefaultCacheTTL, TouchInterval: DefaultTouchInterval}
 }
 
 // IssueRequest describes a token to issue.
@@ -142,8 +172,17 @@ var dummyHash = make([]byte, sha256.Size)
 // rotation's grace period lasts), and checks that the token is neither
 // revoked nor expired. Any refusal is an *AuthError; an unavailable store
 // or a missing key is an EINTERNAL error instead, so that outages are not
-// reported as bad credentials. On success the use is recorded with
-// Store.TouchToken, whose failure is ignored.
+// reported as bad credentials.
+//
+// A token that verified is kept for CacheTTL, and within that time it is
+// checked against the kept copy (secret, revocation, expiry by Now, on
+// every call) instead of read again; a secret that does not match the
+// kept copy is checked against the store. Failures are never kept, so a
+// token created elsewhere works at once.
+//
+// On success the returned token is the caller's own copy with LastUsed
+// set to now, and the use is recorded with Store.TouchToken at most once
+// per TouchInterval; a failed touch is ignored.
 func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token, error) {
 	if err := a.checkKey(); err != nil {
 		return nil, err
@@ -153,30 +192,46 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 		return nil, &AuthError{Reason: ReasonMalformed}
 	}
 	mac := a.hash(secret)
-	t, err := a.Store.Token(ctx, id)
-	if err != nil {
-		if qgate.ErrorCode(err) == qgate.ENOTFOUND {
-			_ = hmac.Equal(mac, dummyHash)
-			return nil, &AuthError{Reason: ReasonUnknown, TokenID: id}
-		}
-		return nil, fmt.Errorf("%w: %w", qgate.Errorf(qgate.EINTERNAL, "token store unavailable"), err)
-	}
 	now := a.now()
-	match := hmac.Equal(mac, t.SecretHash)
-	if !match && len(t.PrevSecretHash) > 0 && now.Before(t.PrevValidUntil) {
-		match = hmac.Equal(mac, t.PrevSecretHash)
+	t, gen := a.cache.get(id, now, a.CacheTTL)
+	if t == nil || !matches(t, mac, now) {
+		t, err = a.Store.Token(ctx, id)
+		if err != nil {
+			if qgate.ErrorCode(err) == qgate.ENOTFOUND {
+				a.cache.forget(id)
+				_ = hmac.Equal(mac, dummyHash)
+				return nil, &AuthError{Reason: ReasonUnknown, TokenID: id}
+			}
+			return nil, fmt.Errorf("%w: %w", qgate.Errorf(qgate.EINTERNAL, "token store unavailable"), err)
+		}
+		if !matches(t, mac, now) {
+			return nil, &AuthError{Reason: ReasonBadSecret, TokenID: id}
+		}
+		a.cache.put(t, now, gen, a.CacheTTL, a.TouchInterval)
 	}
 	switch {
-	case !match:
-		return nil, &AuthError{Reason: ReasonBadSecret, TokenID: id}
 	case !t.RevokedAt.IsZero():
 		return nil, &AuthError{Reason: ReasonRevoked, TokenID: id}
 	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
 		return nil, &AuthError{Reason: ReasonExpired, TokenID: id}
 	}
-	_ = a.Store.TouchToken(ctx, id, now)
-	t.LastUsed = now
-	return t, nil
+	if a.cache.touch(id, now, a.CacheTTL, a.TouchInterval) {
+		_ = a.Store.TouchToken(ctx, id, now)
+	}
+	out := *t
+	out.Roles, out.Targets, out.Environments = slices.Clone(t.Roles), slices.Clone(t.Targets), slices.Clone(t.Environments)
+	out.LastUsed = now
+	return &out, nil
+}
+
+// matches reports whether mac is t's secret hash, or its previous one
+// while the rotation's grace period lasts, in constant time.
+func matches(t *qgate.Token, mac []byte, now time.Time) bool {
+	match := hmac.Equal(mac, t.SecretHash)
+	if !match && len(t.PrevSecretHash) > 0 && now.Before(t.PrevValidUntil) {
+		match = hmac.Equal(mac, t.PrevSecretHash)
+	}
+	return match
 }
 
 // Rotate gives token id a new secret, keeping its id, identity, roles,
@@ -225,7 +280,9 @@ func (a *Authenticator) Rotate(ctx context.Context, id string, grace time.Durati
 	if err != nil {
 		return "", err
 	}
-	if err := a.Store.RotateToken(ctx, t.ID, a.hash(secret), verifier, graceUntil); err != nil {
+	err = a.Store.RotateToken(ctx, t.ID, a.hash(secret), verifier, graceUntil)
+	a.cache.forget(t.ID) // whatever happened, read it again
+	if err != nil {
 		return "", err
 	}
 	return token, nil
@@ -234,14 +291,39 @@ func (a *Authenticator) Rotate(ctx context.Context, id string, grace time.Durati
 // Revoke revokes token id now; the next Verify refuses it. Revoking twice
 // keeps the first time. An unknown id is ENOTFOUND.
 func (a *Authenticator) Revoke(ctx context.Context, id string) error {
-	return a.Store.RevokeToken(ctx, id, a.now())
+	err := a.Store.RevokeToken(ctx, id, a.now())
+	a.cache.forget(id) // whatever happened, read it again
+	return err
 }
 
 // hash is the keyed hash stored for a secret: HMAC-SHA256(Key, secret).
 func (a *Authenticator) hash(secret string) []byte {
-	h := hmac.New(sha256.New, a.Key)
+	h := a.keyed()
 	h.Write([]byte(secret))
 	return h.Sum(nil)
+}
+
+// keyed returns a fresh HMAC-SHA256 keyed with Key. The keyed state (the
+// hashed inner and outer pads) is computed once per key and cloned, which
+// halves the work of every Verify.
+func (a *Authenticator) keyed() hash.Hash {
+	k := a.mac.Load()
+	if k == nil || !bytes.Equal(k.key, a.Key) {
+		k = &keyedMAC{key: bytes.Clone(a.Key), h: hmac.New(sha256.New, a.Key)}
+		a.mac.Store(k)
+	}
+	if c, ok := k.h.(hash.Cloner); ok {
+		if h, err := c.Clone(); err == nil {
+			return h
+		}
+	}
+	return hmac.New(sha256.New, a.Key)
+}
+
+// keyedMAC is an HMAC keyed with key, never written to: only cloned.
+type keyedMAC struct {
+	key []byte
+	h   hash.Hash
 }
 
 func (a *Authenticator) checkKey() error {

@@ -324,6 +324,176 @@ func TestAuthenticator_Verify(t *testing.T) {
 			t.Errorf("TouchToken calls: got %d, want 1", f.store.touches)
 		}
 	})
+	t.Run("TouchInterval", func(t *testing.T) {
+		f := newFixture()
+		token, issued := f.issue(t, IssueRequest{})
+		first := f.clock.Now()
+		verify := func() *qgate.Token {
+			t.Helper()
+			got, err := f.a.Verify(ctx, token)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if !got.LastUsed.Equal(f.clock.Now()) {
+				t.Errorf("returned LastUsed: got %v, want now %v", got.LastUsed, f.clock.Now())
+			}
+			return got
+		}
+		verify()
+		f.clock.Advance(30 * time.Second)
+		verify()
+		f.clock.Advance(29 * time.Second)
+		verify()
+		if f.store.touches != 1 || !f.store.stored(issued.ID).LastUsed.Equal(first) {
+			t.Errorf("within a minute: got %d touches, stored LastUsed %v; want 1 touch at %v",
+				f.store.touches, f.store.stored(issued.ID).LastUsed, first)
+		}
+		f.clock.Advance(time.Second)
+		verify()
+		if f.store.touches != 2 || !f.store.stored(issued.ID).LastUsed.Equal(f.clock.Now()) {
+			t.Errorf("after a minute: got %d touches, stored LastUsed %v; want 2 touches, the last at %v",
+				f.store.touches, f.store.stored(issued.ID).LastUsed, f.clock.Now())
+		}
+	})
+	t.Run("TouchEveryUse", func(t *testing.T) {
+		f := newFixture()
+		f.a.TouchInterval = 0
+		token, _ := f.issue(t, IssueRequest{})
+		for range 3 {
+			if _, err := f.a.Verify(ctx, token); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		}
+		if f.store.touches != 3 {
+			t.Errorf("TouchToken calls: got %d, want 3", f.store.touches)
+		}
+	})
+	t.Run("TouchConcurrent", func(t *testing.T) {
+		f := newFixture()
+		token, _ := f.issue(t, IssueRequest{})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				if _, err := f.a.Verify(ctx, token); err != nil {
+					t.Errorf("Verify: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if f.store.touches != 1 {
+			t.Errorf("TouchToken calls: got %d, want 1", f.store.touches)
+		}
+	})
+	t.Run("RevokedElsewhere", func(t *testing.T) {
+		// A revocation made directly in the store (another process) is
+		// seen within CacheTTL, and at once without a cache.
+		for _, ttl := range []time.Duration{DefaultCacheTTL, 0} {
+			f := newFixture()
+			f.a.CacheTTL = ttl
+			token, issued := f.issue(t, IssueRequest{})
+			if _, err := f.a.Verify(ctx, token); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if err := f.store.RevokeToken(ctx, issued.ID, f.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if ttl > 0 {
+				f.clock.Advance(ttl - time.Nanosecond)
+				if _, err := f.a.Verify(ctx, token); err != nil {
+					t.Fatalf("Verify within CacheTTL: %v", err)
+				}
+				f.clock.Advance(time.Nanosecond)
+			}
+			got, err := f.a.Verify(ctx, token)
+			wantFailure(t, got, err, ReasonRevoked, issued.ID)
+		}
+	})
+	t.Run("CacheReadsOncePerTTL", func(t *testing.T) {
+		f := newFixture()
+		token, _ := f.issue(t, IssueRequest{})
+		for range 5 {
+			if _, err := f.a.Verify(ctx, token); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		}
+		if got := f.store.reads(); got != 1 {
+			t.Errorf("store reads: got %d, want 1", got)
+		}
+		f.clock.Advance(DefaultCacheTTL)
+		if _, err := f.a.Verify(ctx, token); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if got := f.store.reads(); got != 2 {
+			t.Errorf("store reads after CacheTTL: got %d, want 2", got)
+		}
+	})
+	t.Run("CachedTokenIsCopied", func(t *testing.T) {
+		f := newFixture()
+		token, _ := f.issue(t, IssueRequest{Roles: []string{"reader"}})
+		got, err := f.a.Verify(ctx, token)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		got.Roles[0], got.Identity = "admin", "mallory"
+		again, err := f.a.Verify(ctx, token)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if again.Roles[0] != "reader" || again.Identity != "alice" {
+			t.Errorf("second Verify: got %v of %s, want [reader] of alice", again.Roles, again.Identity)
+		}
+	})
+	t.Run("CachedExpiresByClock", func(t *testing.T) {
+		f := newFixture()
+		token, issued := f.issue(t, IssueRequest{TTL: time.Hour})
+		f.clock.Advance(time.Hour - time.Millisecond)
+		if _, err := f.a.Verify(ctx, token); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		f.clock.Advance(time.Millisecond)
+		got, err := f.a.Verify(ctx, token)
+		wantFailure(t, got, err, ReasonExpired, issued.ID)
+		if f.store.reads() != 1 {
+			t.Errorf("store reads: got %d, want 1 (expiry is checked on the kept copy)", f.store.reads())
+		}
+	})
+	t.Run("RotatedElsewhereNewSecretWorks", func(t *testing.T) {
+		// A secret that does not match the kept copy is checked against
+		// the store: a token rotated by another process works at once.
+		f := newFixture()
+		token, issued := f.issue(t, IssueRequest{})
+		if _, err := f.a.Verify(ctx, token); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		other := New(f.store, testKey)
+		other.Now = f.clock.Now
+		rotated, err := other.Rotate(ctx, issued.ID, 0)
+		if err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		if _, err := f.a.Verify(ctx, rotated); err != nil {
+			t.Errorf("Verify(new secret): %v", err)
+		}
+		got, err := f.a.Verify(ctx, token)
+		wantFailure(t, got, err, ReasonBadSecret, issued.ID)
+	})
+	t.Run("RevokeRacingARead", func(t *testing.T) {
+		// A token read before a Revoke through the same Authenticator but
+		// kept after it must not be kept.
+		f := newFixture()
+		token, issued := f.issue(t, IssueRequest{})
+		f.store.afterRead = func() {
+			f.store.afterRead = nil
+			if err := f.a.Revoke(ctx, issued.ID); err != nil {
+				t.Errorf("Revoke: %v", err)
+			}
+		}
+		if _, err := f.a.Verify(ctx, token); err != nil {
+			t.Fatalf("Verify (read before the revocation): %v", err)
+		}
+		got, err := f.a.Verify(ctx, token)
+		wantFailure(t, got, err, ReasonRevoked, issued.ID)
+	})
 	t.Run("WrongSecret", func(t *testing.T) {
 		f := newFixture()
 		_, tok := f.issue(t, IssueRequest{})

@@ -23,6 +23,10 @@ type memStore struct {
 	// touchErr, when set, is returned by TouchToken.
 	touchErr error
 	touches  int
+	// tokenReads counts Token calls; afterRead, when set, runs after a
+	// successful one has read the token (outside the lock).
+	tokenReads int
+	afterRead  func()
 }
 
 var _ qgate.TokenStore = (*memStore)(nil)
@@ -54,15 +58,29 @@ func (s *memStore) CreateToken(ctx context.Context, t *qgate.Token) error {
 
 func (s *memStore) Token(ctx context.Context, id string) (*qgate.Token, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.tokenReads++
 	if s.tokenErr != nil {
+		s.mu.Unlock()
 		return nil, s.tokenErr
 	}
 	t, ok := s.tokens[id]
 	if !ok {
+		s.mu.Unlock()
 		return nil, qgate.Errorf(qgate.ENOTFOUND, "token %s not found", id)
 	}
-	return cloneToken(t), nil
+	t = cloneToken(t)
+	after := s.afterRead
+	s.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return t, nil
+}
+
+func (s *memStore) reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenReads
 }
 
 func (s *memStore) ListTokens(ctx context.Context, f qgate.TokenFilter) ([]*qgate.Token, error) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +34,10 @@ import (
 // AdminGroup is the group whose members may manage tokens through the API.
 const AdminGroup = "admins"
 
+// DefaultGCPercent is the garbage collector target qgate serve runs with
+// when the GOGC environment variable is not set.
+const DefaultGCPercent = 400
+
 func (m *Main) serveCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
@@ -45,6 +51,12 @@ func (m *Main) serveCommand() *cobra.Command {
 			}
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(m.Stderr, "warning:", w)
+			}
+			if _, set := os.LookupEnv("GOGC"); !set {
+				// qgate's live heap is small and every call allocates a
+				// little: a higher GC target trades a few tens of MB for
+				// markedly less collection work per call.
+				debug.SetGCPercent(DefaultGCPercent)
 			}
 			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, nil)))
 			if err != nil {
@@ -127,7 +139,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 				s.closeParts()
 				return nil, fmt.Errorf("target %s: %w", t.Name, err)
 			}
-			p.Metrics, p.Logger = s.Metrics, logger.With("target", t.Name)
+			p.Metrics, p.Logger = s.Metrics, logger // the proxy names its target in every line
 			s.proxies[t.Name] = p
 		case qgate.ProtocolPostgres:
 			p, err := pgproxy.New(t, s.Auth, st, s.Gate, s.Reviews, s.Audit, cfg.GroupsOf)

@@ -69,7 +69,7 @@ func (c *call) auditRequest(action qgate.Action, reason string, failClosed bool)
 	if action != c.dec.Action {
 		d.Decision = string(c.dec.Action)
 	}
-	ev := c.event(qgate.AuditRequest, string(action), d)
+	ev := c.event(qgate.AuditRequest, string(action), &d)
 	// A client that leaves does not cut the record short: the outcome of
 	// the append is then known for sure.
 	err := p.Audit.Append(context.WithoutCancel(c.r.Context()), ev)
@@ -88,29 +88,51 @@ func (c *call) auditRequest(action qgate.Action, reason string, failClosed bool)
 	return false
 }
 
+// asyncAuditor is an Auditor that can also queue an event without waiting
+// for it to be committed; *audit.Log implements it. done is called once
+// the event is appended or failed, unless AppendAsync returns an error.
+type asyncAuditor interface {
+	AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error
+}
+
 // auditExecution records what happened upstream. It is appended in the
 // background, after the response: Close waits for it.
 func (c *call) auditExecution(action string, status int, took time.Duration, n int64, errMsg string) {
 	p := c.p
-	ev := c.event(qgate.AuditExecution, action, executionData{
+	ev := c.event(qgate.AuditExecution, action, &executionData{
 		Status: status, DurationMS: float64(took.Microseconds()) / 1000, Bytes: n,
 		ReviewID: c.reviewID, GrantID: c.dec.GrantID, Error: errMsg,
 	})
-	appendEv := func() {
-		if err := p.Audit.Append(context.Background(), ev); err != nil {
-			p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", "execution", "err", err)
-		}
+	failed := func(err error) {
+		p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", "execution", "err", err)
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		appendEv()
+		if err := p.Audit.Append(context.Background(), ev); err != nil {
+			failed(err)
+		}
 		return
 	}
 	p.pending.Add(1)
+	if a, ok := p.Audit.(asyncAuditor); ok {
+		err := a.AppendAsync(ev, func(_ *qgate.AuditEvent, err error) {
+			if err != nil {
+				failed(err)
+			}
+			p.pending.Done()
+		})
+		if err != nil {
+			failed(err)
+			p.pending.Done()
+		}
+		return
+	}
 	go func() {
 		defer p.pending.Done()
-		appendEv()
+		if err := p.Audit.Append(context.Background(), ev); err != nil {
+			failed(err)
+		}
 	}()
 }
 
@@ -134,7 +156,9 @@ func (c *call) event(typ, action string, data any) *qgate.AuditEvent {
 	if c.token != nil {
 		ev.TokenID, ev.Identity = c.token.ID, c.token.Identity
 	}
-	if b, err := json.Marshal(data); err == nil {
+	if a, ok := data.(jsonAppender); ok {
+		ev.Data = a.appendJSON(make([]byte, 0, 256))
+	} else if b, err := json.Marshal(data); err == nil {
 		ev.Data = b
 	}
 	return ev

@@ -105,9 +105,23 @@
 // When the token came from TokenHeader, the client's own Authorization is
 // therefore forwarded unless the configuration injects Authorization.
 //
+// A plain-HTTP upstream is spoken to over HTTP/1.1 by qgate's own small
+// client, in the goroutine that serves the call, on pooled keep-alive
+// connections (http.Transport's reader and writer goroutines per
+// connection cost more than the rest of a forwarded call). The bytes on
+// the wire are net/http's (http.Request.Write, http.ReadResponse), and the
+// reuse rules the Transport's: a connection is pooled again only once its
+// response was read to the end and neither side asked to close it; a
+// pooled connection the upstream has closed is noticed before use; when
+// one fails before any byte of an answer, the call is sent again on a new
+// connection only if it is replayable (idempotent method or an
+// Idempotency-Key header). 1xx answers are dropped. An https upstream
+// goes through http.Transport (TLS, HTTP/2 by ALPN).
+//
 // An approved review is sent on a connection of its own, never a pooled
-// one: the transport retries requests only on reused connections, so an
-// approval runs upstream at most once even if the connection fails.
+// one, through http.Transport: it retries requests only on reused
+// connections, so an approval runs upstream at most once even if the
+// connection fails.
 //
 // The response is streamed: headers as soon as the upstream sends them,
 // and for responses of unknown length (chunked, server-sent events) a
@@ -118,7 +132,9 @@
 // is never mistaken for a whole one. An upstream that answers 101
 // (which qgate never asks for) gets 502 too. After the response an "execution"
 // audit event records status, duration, bytes and review or grant id; it
-// is appended in the background (Close waits for those appends).
+// is appended in the background (Close waits for those appends), and
+// shares the commit of the next call's request event (see
+// audit.Log.AppendAsync).
 //
 // # Errors
 //

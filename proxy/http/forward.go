@@ -119,12 +119,18 @@ func readBody(r *http.Request, max int64) (body []byte, tooLarge bool, err error
 func (c *call) forward() {
 	p := c.p
 	out := c.outboundRequest()
-	tr := p.transport
-	if c.approved {
-		tr = p.once
-	}
+	ctx := c.r.Context()
 	t0 := time.Now()
-	res, err := tr.RoundTrip(out)
+	var res *http.Response
+	var err error
+	switch {
+	case c.approved:
+		res, err = p.once.RoundTrip(out.WithContext(ctx))
+	case p.client != nil:
+		res, err = p.client.roundTrip(ctx, out)
+	default:
+		res, err = p.transport.RoundTrip(out.WithContext(ctx))
+	}
 	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
 		res.Body.Close()
 		err = errors.New("upstream switched protocols unasked")
@@ -158,7 +164,8 @@ func (c *call) forward() {
 }
 
 // outboundRequest builds the upstream request: the normalised path policy
-// saw, the raw query as sent, the exact body, filtered headers.
+// saw, the raw query as sent, the exact body, filtered headers. It has no
+// context of its own; forward gives it the client's.
 func (c *call) outboundRequest() *http.Request {
 	p, r := c.p, c.r
 	a := c.req.HTTP
@@ -182,7 +189,7 @@ func (c *call) outboundRequest() *http.Request {
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	return out.WithContext(r.Context())
+	return out
 }
 
 // outboundHeader copies the client's headers minus the ones qgate drops,

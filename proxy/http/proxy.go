@@ -74,6 +74,7 @@ type Proxy struct {
 
 	transport   *http.Transport
 	once        *http.Transport // no keep-alive: approved reviews are never retried
+	client      *client         // plain-HTTP upstreams: the lean HTTP/1.1 path (nil for https)
 	upstream    *url.URL        // scheme and host of the upstream
 	basePath    string          // the upstream URL's path, "" for none
 	maxBody     int64
@@ -130,6 +131,13 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 		opts: httpanalyze.Options{MaxBody: t.MaxBody, GraphQLPath: t.GraphQLPath,
 			AllowMethodOverride: t.AllowMethodOverride, TokenHeader: t.TokenHeader},
 	}
+	if u.Scheme == "http" {
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		p.client = newClient(net.JoinHostPort(u.Hostname(), port))
+	}
 	if p.maxBody <= 0 {
 		p.maxBody = httpanalyze.DefaultMaxBody
 	}
@@ -157,6 +165,9 @@ func (p *Proxy) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.pending.Wait()
+	if p.client != nil {
+		p.client.closeIdle(true)
+	}
 	p.transport.CloseIdleConnections()
 	p.once.CloseIdleConnections()
 	return nil
@@ -303,7 +314,8 @@ func (c *call) refuseEarly(err error, reason string, pr problem) {
 	c.dec = qgate.Decision{Action: qgate.ActionDeny, Risk: qgate.NewRisk(c.req.HTTP.Findings), Message: pr.Detail}
 	c.decision = string(qgate.ActionDeny)
 	if err != nil {
-		c.p.Logger.LogAttrs(c.r.Context(), slog.LevelDebug, "http request refused", slog.String("request_id", c.id), slog.String("reason", reason), slog.Any("err", err))
+		c.p.Logger.LogAttrs(c.r.Context(), slog.LevelDebug, "http request refused", slog.String("target", c.p.Target.Name),
+			slog.String("request_id", c.id), slog.String("reason", reason), slog.Any("err", err))
 	}
 	c.auditRequest(qgate.ActionDeny, reason, false)
 	c.problem(pr, "refused")
@@ -344,25 +356,31 @@ func (c *call) finish() {
 	if outcome == "" {
 		outcome = "error"
 	}
-	attrs := make([]slog.Attr, 0, 11)
-	attrs = append(attrs,
-		slog.String("target", p.Target.Name),
-		slog.String("method", c.r.Method),
-		slog.String("path", path),
-		slog.String("decision", decision),
-		slog.Int("status", c.status),
-		slog.Duration("duration", time.Since(c.start)),
-		slog.String("request_id", c.id))
-	if c.token != nil {
-		attrs = append(attrs, slog.String("identity", c.token.Identity))
+	// The handler is called directly, as slog suggests for wrappers: a
+	// record without a caller's pc saves a stack walk on every call.
+	if h, ctx := p.Logger.Handler(), context.Background(); h.Enabled(ctx, slog.LevelInfo) {
+		var attrs [10]slog.Attr
+		a := append(attrs[:0],
+			slog.String("target", p.Target.Name),
+			slog.String("method", c.r.Method),
+			slog.String("path", path),
+			slog.String("decision", decision),
+			slog.Int("status", c.status),
+			slog.Duration("duration", time.Since(c.start)),
+			slog.String("request_id", c.id))
+		if c.token != nil {
+			a = append(a, slog.String("identity", c.token.Identity))
+		}
+		if c.reviewID != 0 {
+			a = append(a, slog.Int64("review_id", c.reviewID))
+		}
+		if c.errID != "" {
+			a = append(a, slog.String("error_id", c.errID))
+		}
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
+		rec.AddAttrs(a...)
+		_ = h.Handle(ctx, rec)
 	}
-	if c.reviewID != 0 {
-		attrs = append(attrs, slog.Int64("review_id", c.reviewID))
-	}
-	if c.errID != "" {
-		attrs = append(attrs, slog.String("error_id", c.errID))
-	}
-	p.Logger.LogAttrs(context.Background(), slog.LevelInfo, "http request", attrs...)
 	if c.req != nil { // refused tokens are counted as auth failures instead
 		p.Metrics.Request(p.Target.Name, decision, outcome)
 	}

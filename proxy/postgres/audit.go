@@ -82,7 +82,8 @@ func (s *session) auditRequest(ctx context.Context, st *statement, action qgate.
 	if action != st.dec.Action {
 		d.Decision = string(st.dec.Action)
 	}
-	ev := s.event(qgate.AuditRequest, string(action), st.req.ID, reviewID, d)
+	ev := s.event(qgate.AuditRequest, string(action), st.req.ID, reviewID, nil)
+	ev.Data = d.appendJSON(make([]byte, 0, 256+len(d.SQL)))
 	err := p.Audit.Append(context.WithoutCancel(ctx), ev)
 	if err != nil {
 		p.Logger.LogAttrs(ctx, slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
@@ -111,12 +112,43 @@ func (s *session) finishExecution(e *execution) {
 	if tags == nil {
 		tags = []string{}
 	}
-	ev := s.event(qgate.AuditExecution, outcome, e.reqID, e.reviewID, executionData{
-		Tags: tags, Rows: rows, DurationMS: float64(took.Microseconds()) / 1000, SQLState: e.code,
-		ReviewID: e.reviewID, GrantID: e.grantID, Error: e.err})
+	ev := s.event(qgate.AuditExecution, outcome, e.reqID, e.reviewID, nil)
+	d := executionData{Tags: tags, Rows: rows, DurationMS: float64(took.Microseconds()) / 1000, SQLState: e.code,
+		ReviewID: e.reviewID, GrantID: e.grantID, Error: e.err}
+	ev.Data = d.appendJSON(make([]byte, 0, 128))
+	p.appendAsync(ev)
+}
+
+// asyncAuditor is implemented by an Auditor that can queue an event and
+// report its outcome later (*audit.Log): the execution events then need no
+// goroutine each.
+type asyncAuditor interface {
+	AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error
+}
+
+// appendAsync appends an execution event in the background; Close waits
+// for it.
+func (p *Proxy) appendAsync(ev *qgate.AuditEvent) {
+	failed := func(err error) {
+		p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", ev.Type, "err", err)
+	}
+	if a, ok := p.Audit.(asyncAuditor); ok {
+		p.pending.Add(1)
+		err := a.AppendAsync(ev, func(_ *qgate.AuditEvent, err error) {
+			defer p.pending.Done()
+			if err != nil {
+				failed(err)
+			}
+		})
+		if err != nil {
+			p.pending.Done()
+			failed(err)
+		}
+		return
+	}
 	p.goAudit(func() {
 		if err := p.Audit.Append(context.Background(), ev); err != nil {
-			p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", "execution", "err", err)
+			failed(err)
 		}
 	})
 }
@@ -129,7 +161,9 @@ func (s *session) event(typ, action, reqID string, reviewID int64, data any) *qg
 	if s.token != nil {
 		ev.TokenID, ev.Identity = s.token.ID, s.token.Identity
 	}
-	ev.Data = jsonData(data)
+	if data != nil {
+		ev.Data = jsonData(data)
+	}
 	return ev
 }
 

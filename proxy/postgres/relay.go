@@ -274,6 +274,9 @@ func (s *session) inspect(st *relayState, it *item, typ byte, body []byte) (done
 			st.txStatus = body[0]
 		}
 		s.writeMsg(typ, body)
+		// The client has its answer: send it before the bookkeeping
+		// (a failed write ends the relay once that is done).
+		flushErr := s.w.Flush()
 		for _, e := range st.execs {
 			if !e.simple && e.code == "" && e.err == "" {
 				e.err = "not executed: an earlier message of the pipeline failed"
@@ -285,6 +288,9 @@ func (s *session) inspect(st *relayState, it *item, typ byte, body []byte) (done
 			s.results.put(st.errAt)
 		}
 		st.count, st.failed, st.errAt, st.refuseAt, st.refusal = 0, false, -1, -1, nil
+		if flushErr != nil {
+			return true, flushErr
+		}
 		if it.sync {
 			return true, nil
 		}

@@ -58,3 +58,18 @@ func decJSON(s string, v any) error {
 	}
 	return json.Unmarshal([]byte(s), v)
 }
+
+// decStrings decodes a list of strings stored by encJSON. The common
+// "null" and "[]" (nil and empty lists) skip the JSON decoder: every
+// authenticated call reads three such lists.
+func decStrings(s string) ([]string, error) {
+	switch s {
+	case "", "null":
+		return nil, nil
+	case "[]":
+		return []string{}, nil
+	}
+	var v []string
+	err := json.Unmarshal([]byte(s), &v)
+	return v, err
+}

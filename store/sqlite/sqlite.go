@@ -34,6 +34,9 @@ type DB struct {
 
 	// Statements AppendAudit runs in every transaction, prepared once.
 	lastAudit, insertAudit *sql.Stmt
+	// tokenByID is Token's query (every authenticated call runs it),
+	// prepared once on the read pool.
+	tokenByID *sql.Stmt
 
 	// auditMu serialises AppendAudit within the process; BEGIN IMMEDIATE
 	// serialises it across processes.
@@ -95,6 +98,10 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if db.tokenByID, err = db.r.PrepareContext(ctx, tokenByIDSQL); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	return db, nil
 }
 
@@ -104,7 +111,7 @@ func (db *DB) Path() string { return db.path }
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit} {
+	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit, db.tokenByID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -17,6 +17,8 @@ const tokenColumns = `id, name, identity, roles, targets, environments,
 	secret_hash, prev_secret_hash, prev_valid_until, scram, prev_scram,
 	created_at, expires_at, revoked_at, last_used`
 
+const tokenByIDSQL = `SELECT ` + tokenColumns + ` FROM tokens WHERE id = ?`
+
 // CreateToken inserts t, setting CreatedAt from Now if it is zero.
 // ECONFLICT if the id exists.
 func (db *DB) CreateToken(ctx context.Context, t *qgate.Token) error {
@@ -57,7 +59,7 @@ func (db *DB) CreateToken(ctx context.Context, t *qgate.Token) error {
 
 // Token returns the token with id. ENOTFOUND if none.
 func (db *DB) Token(ctx context.Context, id string) (*qgate.Token, error) {
-	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	t, err := scanToken(db.tokenByID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, qgate.Errorf(qgate.ENOTFOUND, "token %q not found", id)
 	} else if err != nil {
@@ -172,13 +174,13 @@ func scanToken(s rowScanner) (*qgate.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decJSON(roles, &t.Roles); err != nil {
+	if t.Roles, err = decStrings(roles); err != nil {
 		return nil, fmt.Errorf("token %s roles: %w", t.ID, err)
 	}
-	if err := decJSON(targets, &t.Targets); err != nil {
+	if t.Targets, err = decStrings(targets); err != nil {
 		return nil, fmt.Errorf("token %s targets: %w", t.ID, err)
 	}
-	if err := decJSON(envs, &t.Environments); err != nil {
+	if t.Environments, err = decStrings(envs); err != nil {
 		return nil, fmt.Errorf("token %s environments: %w", t.ID, err)
 	}
 	t.PrevValidUntil = decTime(prevValid)

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# HTTP gateway benchmark: qgate against a bare Go reverse proxy and nginx,
+# all on loopback in front of the same small Go upstream, measured in one
+# interleaved session with wrk.
+#
+#   scripts/bench/http.sh                 # defaults below
+#   ROUNDS=5 DURATION=10s scripts/bench/http.sh
+#
+# Targets (each a separate process):
+#   direct     the upstream itself (scripts/bench/upstream)
+#   bare-go    httputil.ReverseProxy with a tuned transport (scripts/bench/bareproxy)
+#   nginx      nginx as a plain reverse proxy, keep-alive to the upstream
+#   qgate      qgate serve: token check, analysis, policy (allow), and a
+#              durable, hash-chained audit event before every forward, on
+#              the SQLite store in a temporary directory on disk
+#   qgate-tmpfs  the same with the SQLite file on /dev/shm (tmpfs), where
+#              fsync costs nothing: qgate's software path without the disk.
+#              NOT a durable setup; shown only to separate the two costs.
+#              Set TMPFS=0 to leave it out.
+#   qgate-base   optional (QGATE_BASE_BIN=path/to/qgate): another qgate
+#              build, set up like qgate, to compare two versions in the
+#              same session (e.g. before and after a change).
+#
+# Throughput: wrk -t$THREADS -c$CONNS -d$DURATION against each target in
+# turn, $ROUNDS rounds, the order rotated every round; the median per
+# target is reported with the ratios. Latency: wrk -t1 -c1 -d$LAT_DURATION
+# --latency against direct and qgate, alternating, $ROUNDS rounds; the
+# median p50 of each and the difference (what qgate adds) are reported.
+#
+# Needs Go (to build the programs) and, installed with apt-get when
+# missing, wrk, nginx and curl. Every process it starts is stopped on exit.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+LAT_DURATION=${LAT_DURATION:-5s}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-64}
+WARMUP=${WARMUP:-3s}
+BASE_PORT=${BASE_PORT:-17100}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
+TMPFS=${TMPFS:-1}
+KEEP=${KEEP:-0} # 1: keep the temporary directory (configs, logs, databases)
+REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
+
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "http.sh: $*"; exit 1; }
+
+# --- tools ------------------------------------------------------------------
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]} with apt-get"
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v go >/dev/null || die "go is required to build qgate and the benchmark programs"
+
+# --- processes and cleanup --------------------------------------------------
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/qgate-bench.XXXXXX")
+SHM=
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "$KEEP" = 1 ]; then
+		log "kept $WORK ${SHM:+and $SHM}"
+	else
+		rm -rf "$WORK"
+		[ -z "$SHM" ] || rm -rf "$SHM"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CMD...: runs CMD in the background, output to $WORK/NAME.log;
+# its pid is PID[NAME].
+declare -A PID
+start() {
+	local name=$1
+	shift
+	"$@" >"$WORK/$name.log" 2>&1 &
+	PIDS+=($!)
+	PID[$name]=$!
+}
+
+# wait_http URL [HEADER]: until URL answers 200 (10 s at most).
+wait_http() {
+	local url=$1 header=${2:-X-Bench: 1} i
+	for i in $(seq 100); do
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$header" "$url" || true)" = 200 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "$url did not answer 200; logs in $WORK (rerun with KEEP=1)"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+P_UP=$BASE_PORT
+P_BARE=$((BASE_PORT + 1))
+P_NGINX=$((BASE_PORT + 2))
+P_QGATE=$((BASE_PORT + 3))
+P_QGATE_API=$((BASE_PORT + 4))
+P_SHM=$((BASE_PORT + 5))
+P_SHM_API=$((BASE_PORT + 6))
+P_BASE=$((BASE_PORT + 7))
+P_BASE_API=$((BASE_PORT + 8))
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 8))); do
+	port_free "$p" || die "port $p is in use (set BASE_PORT)"
+done
+
+# --- build ------------------------------------------------------------------
+
+log "building qgate, upstream and bareproxy"
+mkdir -p "$WORK/bin"
+go build -o "$WORK/bin/qgate" ./cmd/qgate
+go build -o "$WORK/bin/upstream" ./scripts/bench/upstream
+go build -o "$WORK/bin/bareproxy" ./scripts/bench/bareproxy
+
+# --- upstream and bare proxy ------------------------------------------------
+
+start upstream "$WORK/bin/upstream" -listen "127.0.0.1:$P_UP"
+wait_http "http://127.0.0.1:$P_UP/"
+start bareproxy "$WORK/bin/bareproxy" -listen "127.0.0.1:$P_BARE" -upstream "http://127.0.0.1:$P_UP"
+wait_http "http://127.0.0.1:$P_BARE/"
+
+# --- nginx ------------------------------------------------------------------
+
+mkdir -p "$WORK/nginx/tmp"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes $NGINX_WORKERS;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    upstream app {
+        server 127.0.0.1:$P_UP;
+        keepalive 256;
+    }
+    server {
+        listen 127.0.0.1:$P_NGINX;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_buffering on;
+        }
+    }
+}
+EOF
+chmod -R a+rwX "$WORK/nginx" # workers may run as nobody
+start nginx "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+wait_http "http://127.0.0.1:$P_NGINX/"
+
+# --- qgate ------------------------------------------------------------------
+
+# qgate_start NAME DIR PORT APIPORT [BINARY]: writes DIR/qgate.yaml,
+# issues a token into DIR/token, starts qgate serve.
+qgate_start() {
+	local name=$1 dir=$2 port=$3 api=$4 bin=${5:-$WORK/bin/qgate}
+	mkdir -p "$dir"
+	cat >"$dir/qgate.yaml" <<EOF
+server:
+  listen: 127.0.0.1:$api
+  public_url: http://127.0.0.1:$api
+store:
+  driver: sqlite
+  dsn: $dir/qgate.db
+auth:
+  token_key_file: $dir/token.key
+targets:
+  - name: bench-api
+    protocol: http
+    environment: staging
+    listen: 127.0.0.1:$port
+    upstream: {url: 'http://127.0.0.1:$P_UP'}
+policies:
+  - name: reads
+    when: http.method in ['GET', 'HEAD']
+    action: allow
+defaults:
+  staging: deny
+EOF
+	"$bin" token create --config "$dir/qgate.yaml" --identity bench --roles reader >"$dir/token"
+	start "$name" "$bin" serve --config "$dir/qgate.yaml"
+	wait_http "http://127.0.0.1:$port$REQ_PATH" "Authorization: Bearer $(cat "$dir/token")"
+}
+
+qgate_start qgate "$WORK/qgate" "$P_QGATE" "$P_QGATE_API"
+TOKEN=$(cat "$WORK/qgate/token")
+TARGETS=(direct bare-go nginx qgate)
+if [ "$TMPFS" = 1 ] && [ -d /dev/shm ]; then
+	SHM=$(mktemp -d /dev/shm/qgate-bench.XXXXXX)
+	qgate_start qgate-tmpfs "$SHM" "$P_SHM" "$P_SHM_API"
+	TOKEN_SHM=$(cat "$SHM/token")
+	TARGETS+=(qgate-tmpfs)
+fi
+if [ -n "${QGATE_BASE_BIN:-}" ]; then
+	qgate_start qgate-base "$WORK/qgate-base" "$P_BASE" "$P_BASE_API" "$(realpath "$QGATE_BASE_BIN")"
+	TOKEN_BASE=$(cat "$WORK/qgate-base/token")
+	TARGETS+=(qgate-base)
+fi
+
+# target_args TARGET: sets ARGS to the headers and URL wrk uses for TARGET.
+target_args() {
+	case $1 in
+	direct) ARGS=("http://127.0.0.1:$P_UP$REQ_PATH") ;;
+	bare-go) ARGS=("http://127.0.0.1:$P_BARE$REQ_PATH") ;;
+	nginx) ARGS=("http://127.0.0.1:$P_NGINX$REQ_PATH") ;;
+	qgate) ARGS=(-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_QGATE$REQ_PATH") ;;
+	qgate-tmpfs) ARGS=(-H "Authorization: Bearer $TOKEN_SHM" "http://127.0.0.1:$P_SHM$REQ_PATH") ;;
+	qgate-base) ARGS=(-H "Authorization: Bearer $TOKEN_BASE" "http://127.0.0.1:$P_BASE$REQ_PATH") ;;
+	*) die "unknown target $1" ;;
+	esac
+}
+
+# server_pids TARGET: the processes that serve TARGET (nginx: the master
+# and its workers).
+server_pids() {
+	case $1 in
+	direct) echo "${PID[upstream]}" ;;
+	bare-go) echo "${PID[bareproxy]}" ;;
+	nginx) echo "${PID[nginx]}" $(pgrep -P "${PID[nginx]}" || true) ;;
+	*) echo "${PID[$1]}" ;;
+	esac
+}
+
+# cpu_ticks PID...: user+system CPU time of the processes, in clock ticks.
+cpu_ticks() {
+	local pid sum=0 f
+	for pid in "$@"; do
+		# The fields after the command name (which may hold spaces): utime
+		# and stime are the 12th and 13th of them.
+		read -r -a f < <(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+		sum=$((sum + f[11] + f[12]))
+	done
+	echo "$sum"
+}
+TCK=$(getconf CLK_TCK)
+
+# run_wrk OUT TARGET WRK-OPTIONS...: runs wrk against TARGET, output to
+# OUT, and fails on socket errors or non-2xx answers. It appends to OUT
+# the CPU time the serving processes used ("cpu-ticks: N").
+run_wrk() {
+	local out=$1 target=$2
+	shift 2
+	target_args "$target"
+	local pids t0
+	pids=$(server_pids "$target")
+	t0=$(cpu_ticks $pids)
+	wrk "$@" "${ARGS[@]}" >"$out" 2>&1 || die "wrk failed against $target: $(cat "$out")"
+	echo "cpu-ticks: $(($(cpu_ticks $pids) - t0))" >>"$out"
+	if grep -qE 'Non-2xx|Socket errors' "$out"; then
+		die "errors against $target: $(grep -E 'Non-2xx|Socket errors' "$out")"
+	fi
+}
+
+# cpu_per_req FILE: CPU microseconds the serving processes spent per
+# request during that wrk run.
+cpu_per_req() {
+	awk -v tck="$TCK" '$1 == "cpu-ticks:" {t = $2} $2 == "requests" && $3 == "in" {n = $1} END {if (n > 0) printf "%.0f\n", t / tck * 1e6 / n}' "$1"
+}
+
+rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+
+# p50 FILE: the 50% latency of a wrk --latency output, in microseconds.
+p50() {
+	awk '$1 == "50%" {
+		v = $2
+		if (v ~ /us$/) { sub(/us$/, "", v); print v + 0 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000000 }
+	}' "$1"
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# --- throughput -------------------------------------------------------------
+
+mkdir -p "$WORK/results"
+log "warming up ($WARMUP each)"
+for t in "${TARGETS[@]}"; do
+	run_wrk "$WORK/results/warmup-$t" "$t" -t"$THREADS" -c"$CONNS" -d"$WARMUP"
+done
+
+log "throughput: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, ${#TARGETS[@]} targets"
+n=${#TARGETS[@]}
+for r in $(seq "$ROUNDS"); do
+	for k in $(seq 0 $((n - 1))); do
+		t=${TARGETS[$(((k + r - 1) % n))]}
+		run_wrk "$WORK/results/tp-$t-$r" "$t" -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency
+		log "  round $r $(printf '%-12s' "$t") $(rps "$WORK/results/tp-$t-$r") req/s, $(cpu_per_req "$WORK/results/tp-$t-$r") CPU-µs/req"
+	done
+done
+
+# --- latency at one connection ----------------------------------------------
+
+LAT_TARGETS=(direct qgate)
+[ -z "${TOKEN_SHM:-}" ] || LAT_TARGETS+=(qgate-tmpfs)
+[ -z "${TOKEN_BASE:-}" ] || LAT_TARGETS+=(qgate-base)
+log "latency: wrk -t1 -c1 -d$LAT_DURATION --latency, $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+	for t in "${LAT_TARGETS[@]}"; do
+		run_wrk "$WORK/results/lat-$t-$r" "$t" -t1 -c1 -d"$LAT_DURATION" --latency
+		log "  round $r $(printf '%-12s' "$t") p50 $(p50 "$WORK/results/lat-$t-$r") µs"
+	done
+done
+
+# --- report -----------------------------------------------------------------
+
+declare -A MED CPU
+printf '\n%s\n' "qgate HTTP gateway benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -sr)"
+printf '%s\n' "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS interleaved rounds, GET $REQ_PATH"
+printf '%s\n\n' "CPU-µs/req: user+system CPU of the serving process(es) per request (direct: the upstream alone)"
+printf '%-12s %10s %11s   %s\n' target 'req/s' 'CPU-µs/req' 'req/s per round'
+for t in "${TARGETS[@]}"; do
+	vals=$(for r in $(seq "$ROUNDS"); do rps "$WORK/results/tp-$t-$r"; done)
+	MED[$t]=$(echo "$vals" | median)
+	CPU[$t]=$(for r in $(seq "$ROUNDS"); do cpu_per_req "$WORK/results/tp-$t-$r"; done | median)
+	printf '%-12s %10.0f %11.0f   %s\n' "$t" "${MED[$t]}" "${CPU[$t]}" "$(echo $vals)"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+printf '\n%s\n' "ratios of req/s (higher: qgate faster) and of CPU per request (lower: qgate leaner)"
+printf '%-22s %6s %11s   %s\n' '' 'req/s' 'CPU/req' 'goal (req/s)'
+printf '%-22s %6s %11s   %s\n' qgate/bare-go "$(ratio "${MED[qgate]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate]}" "${CPU[bare-go]}")" '>= 1.0'
+printf '%-22s %6s %11s   %s\n' qgate/nginx "$(ratio "${MED[qgate]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate]}" "${CPU[nginx]}")" '>= 0.5'
+printf '%-22s %6s\n' nginx/direct "$(ratio "${MED[nginx]}" "${MED[direct]}")"
+printf '%-22s %6s %11s\n' bare-go/nginx "$(ratio "${MED[bare-go]}" "${MED[nginx]}")" "$(ratio "${CPU[bare-go]}" "${CPU[nginx]}")"
+if [ -n "${MED[qgate-tmpfs]:-}" ]; then
+	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/bare-go "$(ratio "${MED[qgate-tmpfs]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[bare-go]}")" '(software path, not durable)'
+	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/nginx "$(ratio "${MED[qgate-tmpfs]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[nginx]}")" '(software path, not durable)'
+fi
+if [ -n "${MED[qgate-base]:-}" ]; then
+	printf '%-22s %6s %11s\n' qgate/qgate-base "$(ratio "${MED[qgate]}" "${MED[qgate-base]}")" "$(ratio "${CPU[qgate]}" "${CPU[qgate-base]}")"
+fi
+
+printf '\n%s\n' "p50 latency at one connection (wrk -t1 -c1 -d$LAT_DURATION), median of $ROUNDS rounds"
+declare -A LAT
+for t in "${LAT_TARGETS[@]}"; do
+	LAT[$t]=$(for r in $(seq "$ROUNDS"); do p50 "$WORK/results/lat-$t-$r"; done | median)
+	printf '%-22s %8.0f µs\n' "$t" "${LAT[$t]}"
+done
+printf '%-22s %8.0f µs   %s\n' 'added by qgate' "$(awk -v a="${LAT[qgate]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" 'goal <= 100 µs'
+if [ -n "${LAT[qgate-base]:-}" ]; then
+	printf '%-22s %8.0f µs\n' 'added by qgate-base' "$(awk -v a="${LAT[qgate-base]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')"
+fi
+if [ -n "${LAT[qgate-tmpfs]:-}" ]; then
+	printf '%-22s %8.0f µs   %s\n' 'added by qgate-tmpfs' "$(awk -v a="${LAT[qgate-tmpfs]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" '(software path, not durable)'
+fi
+
+# The audit log must hold every call, and its chain must verify.
+printf '\n%s\n' "qgate audit log after the run:"
+"$WORK/bin/qgate" audit verify --config "$WORK/qgate/qgate.yaml" 2>&1 | sed 's/^/  /' || true
