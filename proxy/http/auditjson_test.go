@@ -64,15 +64,3 @@ func TestAppendJSON(t *testing.T) {
 		}
 	})
 }
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range weird {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
