@@ -42,7 +42,7 @@ func (m *Main) serveCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Run the server: every target listener, the REST API and the web UI",
+		Short: "Run the server: every target listener and the REST API",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(file)
