@@ -25,6 +25,15 @@ type Target struct {
 	// clients that send their own Authorization header.
 	TokenHeader string
 	TLS         *TLSFiles
+	// MaxConnections caps the open client sessions of a postgres target
+	// (0: unlimited).
+	MaxConnections int
+	// MaxConnectionsPerToken caps the open client sessions of one token on
+	// a postgres target (0: unlimited).
+	MaxConnectionsPerToken int
+	// IdleTimeout closes a postgres session that sends nothing for this
+	// long while no statement runs (0: never).
+	IdleTimeout time.Duration
 }
 
 // PostgresUpstream is a PostgreSQL server's address and the real

@@ -242,6 +242,9 @@ func (l *loader) buildTarget(i int, ft *fileTarget) *qgate.Target {
 		if ft.GraphQL != nil || ft.Hold.set {
 			l.problem(at("protocol"), "%s: graphql and hold are for http targets", where)
 		}
+		t.MaxConnections = l.limit(ft.MaxConnections, DefaultPostgresMaxConnections, where, "max_connections", at)
+		t.MaxConnectionsPerToken = l.limit(ft.MaxConnectionsPerToken, DefaultPostgresMaxConnectionsPerToken, where, "max_connections_per_token", at)
+		t.IdleTimeout = ft.IdleTimeout.Duration
 		t.Postgres = pg
 	case qgate.ProtocolHTTP:
 		h := &qgate.HTTPUpstream{URL: up.URL, Headers: map[string]string{}, TLS: l.tlsFiles(up.TLS, "targets", i, "upstream", "tls")}
@@ -262,6 +265,11 @@ func (l *loader) buildTarget(i int, ft *fileTarget) *qgate.Target {
 			}
 			t.GraphQLPath = ft.GraphQL.Path
 		}
+		for _, k := range []string{"max_connections", "max_connections_per_token", "idle_timeout"} {
+			if l.node("targets", i, k) != nil {
+				l.problem(at(k), "%s: %s is for postgres targets", where, k)
+			}
+		}
 		if t.Hold == 0 {
 			t.Hold = DefaultHold
 		}
@@ -275,6 +283,19 @@ func (l *loader) buildTarget(i int, ft *fileTarget) *qgate.Target {
 		l.problem(at("protocol"), "%s: protocol must be postgres or http, not %q", where, ft.Protocol)
 	}
 	return t
+}
+
+// limit is a connection limit: def when the key is absent, 0 for
+// unlimited, never negative.
+func (l *loader) limit(v *int, def int, where, key string, at func(...any) int) int {
+	switch {
+	case v == nil:
+		return def
+	case *v < 0:
+		l.problem(at(key), "%s: %s must be 0 (unlimited) or more, got %d", where, key, *v)
+		return 0
+	}
+	return *v
 }
 
 // secret resolves a password from an environment variable or a file.

@@ -15,6 +15,15 @@ const (
 	DefaultMaxBody       = 1 << 20
 	DefaultReviewTimeout = 15 * time.Minute
 
+	// DefaultPostgresMaxConnections caps a postgres target's open client
+	// sessions when max_connections is left out (PostgreSQL's own default
+	// max_connections).
+	DefaultPostgresMaxConnections = 100
+	// DefaultPostgresMaxConnectionsPerToken caps one token's open sessions
+	// on a postgres target when max_connections_per_token is left out (a
+	// typical connection pool's size).
+	DefaultPostgresMaxConnectionsPerToken = 10
+
 	DefaultWebhookTimeout     = 5 * time.Second
 	DefaultWebhookMaxAttempts = 6
 	// MinWebhookSecret is the shortest accepted webhook signing secret.

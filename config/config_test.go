@@ -324,3 +324,46 @@ func TestParse_WebhookErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParse_PostgresLimits(t *testing.T) {
+	vars := env(map[string]string{"PW": "x"})
+	const pgTarget = "targets:\n  - name: a\n    protocol: postgres\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream: {address: 'h:1', database: d, user: u, password_env: PW}\n"
+	cfg, err := config.Parse("qgate.yaml", []byte(pgTarget), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg := cfg.Target("a"); tg.MaxConnections != config.DefaultPostgresMaxConnections ||
+		tg.MaxConnectionsPerToken != config.DefaultPostgresMaxConnectionsPerToken || tg.IdleTimeout != 0 {
+		t.Errorf("defaults = %d, %d, %v", tg.MaxConnections, tg.MaxConnectionsPerToken, tg.IdleTimeout)
+	}
+	cfg, err = config.Parse("qgate.yaml", []byte(pgTarget+"    max_connections: 0\n    max_connections_per_token: 3\n    idle_timeout: 5m\n"), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg := cfg.Target("a"); tg.MaxConnections != 0 || tg.MaxConnectionsPerToken != 3 || tg.IdleTimeout != 5*time.Minute {
+		t.Errorf("set = %d, %d, %v", tg.MaxConnections, tg.MaxConnectionsPerToken, tg.IdleTimeout)
+	}
+	for _, tt := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"Negative", pgTarget + "    max_connections: -1\n", []string{`qgate.yaml:7: target "a": max_connections must be 0 (unlimited) or more, got -1`}},
+		{"NegativePerToken", pgTarget + "    max_connections_per_token: -2\n", []string{`qgate.yaml:7: target "a": max_connections_per_token must be 0 (unlimited) or more, got -2`}},
+		{"NotInt", pgTarget + "    max_connections: lots\n", []string{"qgate.yaml:7:"}},
+		{"BadIdle", pgTarget + "    idle_timeout: later\n", []string{`qgate.yaml:7: invalid duration "later"`}},
+		{"HTTPTarget", "targets:\n  - name: h\n    protocol: http\n    environment: dev\n    listen: 127.0.0.1:7\n    upstream: {url: http://x}\n    max_connections: 5\n    idle_timeout: 1m\n",
+			[]string{`qgate.yaml:7: target "h": max_connections is for postgres targets`, `qgate.yaml:8: target "h": idle_timeout is for postgres targets`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("qgate.yaml", []byte(tt.doc), vars)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

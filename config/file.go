@@ -58,6 +58,10 @@ type fileTarget struct {
 	AllowMethodOverride bool         `yaml:"allow_method_override"`
 	TokenHeader         string       `yaml:"token_header"`
 	TLS                 *fileTLS     `yaml:"tls"`
+	// postgres resource limits
+	MaxConnections         *int     `yaml:"max_connections"`
+	MaxConnectionsPerToken *int     `yaml:"max_connections_per_token"`
+	IdleTimeout            duration `yaml:"idle_timeout"`
 }
 
 type fileUpstream struct {

@@ -62,6 +62,13 @@ type session struct {
 	holdMu     sync.Mutex
 	holdCancel context.CancelCauseFunc // set while a statement is held
 
+	// busy counts the chunks forwarded upstream whose answers the relay
+	// has not finished reading: the idle timeout does not run meanwhile.
+	busy atomic.Int64
+	// slot is set while the session counts against the connection
+	// limits.
+	slot bool
+
 	closeOnce sync.Once
 	fatal     atomic.Pointer[pgproto3.ErrorResponse] // set by shutdown, written by the relay
 	scratch   []byte
@@ -111,7 +118,7 @@ func (p *Proxy) serveConn(conn net.Conn) {
 // read before it may be used.
 func (s *session) setConn(conn net.Conn) {
 	s.conn = conn
-	s.rd = &clientReader{conn: conn}
+	s.rd = &clientReader{conn: conn, idle: s.p.IdleTimeout, busy: func() bool { return s.busy.Load() > 0 }}
 	s.be = pgproto3.NewBackend(s.rd, conn)
 	s.be.SetMaxBodyLen(s.p.maxMessage())
 	s.w = bufio.NewWriterSize(conn, bufSize)
@@ -214,6 +221,9 @@ func (s *session) login(ctx context.Context, m *pgproto3.StartupMessage) bool {
 		groups = p.GroupsOf(t.Identity)
 	}
 	s.principal = qgate.Principal{TokenID: t.ID, TokenName: t.Name, Identity: t.Identity, Roles: t.Roles, Groups: groups}
+	if !s.acquireSlot(ctx) {
+		return false
+	}
 
 	up, err := p.connectUpstream(ctx, m.Parameters)
 	if err != nil {
@@ -305,6 +315,7 @@ func (s *session) shutdown(msg, code string) {
 
 // close releases both connections.
 func (s *session) close() {
+	s.releaseSlot()
 	s.closeOnce.Do(func() { close(s.done) })
 	if s.up != nil {
 		s.up.conn.Close()
@@ -319,6 +330,10 @@ type clientReader struct {
 	conn  net.Conn
 	stash []byte
 	err   error
+	// idle is the idle timeout (0: none); busy reports whether a
+	// statement runs, which makes a client's silence normal.
+	idle time.Duration
+	busy func() bool
 }
 
 func (r *clientReader) Read(b []byte) (int, error) {
@@ -330,7 +345,16 @@ func (r *clientReader) Read(b []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	return r.conn.Read(b)
+	for {
+		n, err := r.conn.Read(b)
+		var ne net.Error
+		if n == 0 && r.idle > 0 && r.busy != nil && errors.As(err, &ne) && ne.Timeout() && r.busy() {
+			// Not idle: the client waits for a statement's answers.
+			r.conn.SetReadDeadline(time.Now().Add(r.idle))
+			continue
+		}
+		return n, err
+	}
 }
 
 // watch reads the connection in the background until stop is called. gone
@@ -343,6 +367,7 @@ func (r *clientReader) watch() (gone <-chan struct{}, stop func()) {
 		close(finished)
 		return ch, func() {}
 	}
+	r.conn.SetReadDeadline(time.Time{}) // a held statement is not idleness
 	go func() {
 		defer close(finished)
 		buf := make([]byte, 4096)

@@ -46,6 +46,16 @@
 // COPY is decided with its statement, before any data flows; copy data is
 // streamed both ways.
 //
+// # Limits
+//
+// After authentication and before the upstream connection, a session is
+// counted against the target's MaxConnections and the token's
+// MaxConnectionsPerToken (taken from the qgate.Target; 0 is unlimited);
+// over either, the client gets FATAL 53300 and an "auth" audit event with
+// action "deny" records why. With an IdleTimeout, a session that sends
+// nothing for that long while no statement runs or is held is closed with
+// FATAL 57P05.
+//
 // # Audit
 //
 // Every statement gets a "request" audit event before anything is

@@ -86,6 +86,13 @@ type env struct {
 
 func newEnv(tb testing.TB, opts ...func(*pgproxy.Proxy)) *env {
 	tb.Helper()
+	return newEnvTarget(tb, nil, opts...)
+}
+
+// newEnvTarget is newEnv with the target changed by target before the
+// proxy is created (for settings that New reads, such as TLS files).
+func newEnvTarget(tb testing.TB, target func(*qgate.Target), opts ...func(*pgproxy.Proxy)) *env {
+	tb.Helper()
 	ctx := context.Background()
 	e := &env{tb: tb, logs: &syncBuffer{}}
 	e.dsn = pgtest.CreateDB(tb, pgtest.DSN(tb))
@@ -116,6 +123,9 @@ func newEnv(tb testing.TB, opts ...func(*pgproxy.Proxy)) *env {
 	}
 	an := pganalyze.New(pganalyze.Options{})
 	g := gate.New(an, engine, e.db)
+	if target != nil {
+		target(cfg.Target("db"))
+	}
 	e.proxy, err = pgproxy.New(cfg.Target("db"), e.auth, e.db, g, e.reviews, e.log, cfg.GroupsOf)
 	if err != nil {
 		tb.Fatal(err)

@@ -96,6 +96,12 @@ type Proxy struct {
 	ConnectTimeout time.Duration
 	// TokenRecheck is how stale an open session's token check may be.
 	TokenRecheck time.Duration
+	// MaxConnections caps the open sessions of the target (0: unlimited)
+	// and MaxConnectionsPerToken those of one token (0: unlimited). A
+	// login over either limit gets FATAL 53300 before any upstream
+	// connection is opened. New takes both from the target.
+	MaxConnections         int
+	MaxConnectionsPerToken int
 
 	tlsConfig *tls.Config
 	upstream  *pgconn.Config
@@ -106,6 +112,8 @@ type Proxy struct {
 	ln       net.Listener
 	closed   bool
 	sessions map[*session]struct{}
+	active   int                 // sessions holding a connection slot
+	perToken map[string]int      // the same, per token id
 	cancels  map[uint64]*session // pid<<32 | qgate's secret key
 	conns    sync.WaitGroup      // connection goroutines
 	pending  sync.WaitGroup      // background audit appends
@@ -125,7 +133,8 @@ func New(t *qgate.Target, auth Authenticator, tokens TokenLookup, gate Decider, 
 		Target: t, Auth: auth, Tokens: tokens, Gate: gate, Reviews: reviews, Audit: audit, GroupsOf: groupsOf,
 		Analyzer: pganalyze.New(pganalyze.Options{}), Logger: slog.Default(), Now: time.Now,
 		MaxMessageSize: DefaultMaxMessageSize, ConnectTimeout: DefaultConnectTimeout, TokenRecheck: DefaultTokenRecheck,
-		throttle: newThrottle(), sessions: map[*session]struct{}{}, cancels: map[uint64]*session{},
+		IdleTimeout: t.IdleTimeout, MaxConnections: t.MaxConnections, MaxConnectionsPerToken: t.MaxConnectionsPerToken,
+		throttle: newThrottle(), sessions: map[*session]struct{}{}, cancels: map[uint64]*session{}, perToken: map[string]int{},
 	}
 	p.mockKey = make([]byte, 32)
 	rand.Read(p.mockKey)

@@ -112,7 +112,9 @@ func (s *session) relay() {
 			st.refuseAt, st.refusal = it.refuseAt, it.refusal
 		}
 		st.execs = append(st.execs, it.execs...)
-		if err := s.relayChunk(&st, &it); err != nil {
+		err := s.relayChunk(&st, &it)
+		s.busy.Add(-1)
+		if err != nil {
 			s.p.Logger.Debug("postgres relay", "target", s.p.Target.Name, "pid", s.pid, "err", err)
 			st.abort(s, "the upstream connection ended")
 			return
@@ -311,10 +313,16 @@ var _ = pgproto3.ProtocolVersion30
 
 // send gives the relay its next item; false when the session is ending.
 func (s *session) send(it item) bool {
+	if it.upstream {
+		s.busy.Add(1)
+	}
 	select {
 	case s.queue <- it:
 		return true
 	case <-s.done:
+		if it.upstream {
+			s.busy.Add(-1)
+		}
 		return false
 	}
 }
