@@ -167,6 +167,7 @@ targets:
     environment: bench
     listen: 127.0.0.1:$2
     upstream: {address: 127.0.0.1:$PGPORT, database: $DB, user: $PGUSER, password_env: QGATE_BENCH_PG_PASSWORD, sslmode: disable}
+    max_connections_per_token: 0   # pgbench shares one token across all its clients
 policies:
   - name: allow-everything
     when: 'true'
