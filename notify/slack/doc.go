@@ -1,0 +1,70 @@
+// Package slack posts review requests to a Slack channel and lets
+// approvers decide them with buttons.
+//
+// Notifier implements qgate.Notifier. Notify never blocks: it queues the
+// event for one worker, which calls Slack's Web API (through
+// github.com/slack-go/slack) in order, retrying network errors, 5xx and
+// rate limits (honouring Retry-After, capped at a minute); an error Slack
+// itself reports (invalid_auth, channel_not_found, …) is final. A full queue
+// drops the event; failures and drops are logged and counted (Stats).
+//
+//   - review.created: chat.postMessage to the channel, with the requester,
+//     target and environment, risk level and findings, matched policies, the
+//     payload in a code block (first 1,500 characters, escaped for mrkdwn,
+//     "…" and a link to the review page when cut), and buttons Approve
+//     (qgate_approve, with a confirmation), Reject (qgate_reject) and
+//     "Review in qgate" (a link). The buttons' value is the review id.
+//   - review.voted: the message is updated in place with who approved so far.
+//   - review.decided, review.ended, review.executed: the message is updated
+//     in place (chat.update) with the outcome and who decided; no buttons.
+//
+// The message's channel and ts are remembered in memory per review id (and
+// learnt again from any click after a restart).
+//
+// # Link-only reviews
+//
+// A policy whose review says slack: link wants its approvals behind the web
+// UI's sign-in. A review with any such requirement gets only the "Review in
+// qgate" link, and decisions arriving from Slack for it are refused: a vote
+// counts toward every requirement whose groups the voter is in, so a Slack
+// vote on a mixed review would also satisfy the link-only policy.
+//
+// # Interactivity
+//
+// InteractionHandler serves the app's interactivity request URL. It reads
+// the raw body (at most 1 MiB) and checks Slack's v0 signature:
+// X-Slack-Signature must be "v0=" + hex HMAC-SHA256(signing secret,
+// "v0:<X-Slack-Request-Timestamp>:<body>") (compared in constant time), the
+// timestamp within 5 minutes of the clock, and the (timestamp, signature)
+// pair not seen before within that window. Anything else gets 401 and is
+// not acted on. A valid request gets 200 at once; the click is handled in
+// the background: users.info gives the clicker's profile e-mail,
+// Options.Identities maps it to a qgate identity and groups, and the vote
+// goes to Options.Reviews (the review engine, which enforces the
+// requester-cannot-approve, group and quorum rules). Refusals — a Slack user
+// without a qgate identity, a rule of the engine, a link-only review — are
+// shown to the clicker alone, as an ephemeral message through the
+// interaction's response_url (which must start with
+// Options.ResponseURLPrefix, https://hooks.slack.com/ by default).
+//
+// Logs never contain the bot token, the signing secret, response URLs or
+// payloads; they name the review id, the Slack user id and the identity.
+//
+// # Setting up the Slack app
+//
+//  1. Create an app at https://api.slack.com/apps ("From scratch").
+//  2. OAuth & Permissions, Bot Token Scopes: chat:write (post and update
+//     messages), users:read and users:read.email (map clickers to
+//     identities by e-mail). Install the app to the workspace and copy the
+//     Bot User OAuth Token (xoxb-…) into the variable named by
+//     slack.token_env.
+//  3. Basic Information, App Credentials: copy the Signing Secret into the
+//     variable named by slack.signing_secret_env.
+//  4. Interactivity & Shortcuts: turn it on and set the Request URL to
+//     <public_url>/slack/interactions (reachable from Slack over HTTPS).
+//  5. Invite the app to the channel (/invite @qgate) and put the channel's
+//     id (C…) in slack.channel.
+//
+// Approvers' Slack profile e-mail addresses must match the e-mail of their
+// qgate identity; people Slack cannot match are refused with a message.
+package slack
