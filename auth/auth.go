@@ -50,9 +50,11 @@ func (e *AuthError) Unwrap() error {
 
 // Defaults New sets.
 const (
-	// DefaultCacheTTL bounds how long a revocation made by another process
-	// takes to reach a running server.
-	DefaultCacheTTL = time.Second
+	// DefaultCacheTTL is zero: every call reads the token from the store,
+	// so a revocation made by another process (the operator CLI, another
+	// replica) is effective at once. A deployment may trade that for
+	// throughput with auth.token_cache in the configuration.
+	DefaultCacheTTL = 0
 	// DefaultTouchInterval is how often a token's last use is written.
 	DefaultTouchInterval = time.Minute
 )

@@ -387,7 +387,7 @@ func TestAuthenticator_Verify(t *testing.T) {
 	t.Run("RevokedElsewhere", func(t *testing.T) {
 		// A revocation made directly in the store (another process) is
 		// seen within CacheTTL, and at once without a cache.
-		for _, ttl := range []time.Duration{DefaultCacheTTL, 0} {
+		for _, ttl := range []time.Duration{time.Second, 0} {
 			f := newFixture()
 			f.a.CacheTTL = ttl
 			token, issued := f.issue(t, IssueRequest{})
@@ -408,8 +408,30 @@ func TestAuthenticator_Verify(t *testing.T) {
 			wantFailure(t, got, err, ReasonRevoked, issued.ID)
 		}
 	})
+	t.Run("DefaultReadsEveryCall", func(t *testing.T) {
+		// Without a cache, a revocation by another process (another
+		// Authenticator on the same store) is effective at once.
+		f := newFixture()
+		token, issued := f.issue(t, IssueRequest{})
+		for range 3 {
+			if _, err := f.a.Verify(ctx, token); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		}
+		if got := f.store.reads(); got != 3 {
+			t.Fatalf("store reads: got %d, want 3", got)
+		}
+		other := New(f.a.Store, f.a.Key)
+		if err := other.Revoke(ctx, issued.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.a.Verify(ctx, token); err == nil {
+			t.Fatal("a token revoked by another process still verified")
+		}
+	})
 	t.Run("CacheReadsOncePerTTL", func(t *testing.T) {
 		f := newFixture()
+		f.a.CacheTTL = time.Second
 		token, _ := f.issue(t, IssueRequest{})
 		for range 5 {
 			if _, err := f.a.Verify(ctx, token); err != nil {
@@ -419,7 +441,7 @@ func TestAuthenticator_Verify(t *testing.T) {
 		if got := f.store.reads(); got != 1 {
 			t.Errorf("store reads: got %d, want 1", got)
 		}
-		f.clock.Advance(DefaultCacheTTL)
+		f.clock.Advance(f.a.CacheTTL)
 		if _, err := f.a.Verify(ctx, token); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -445,6 +467,7 @@ func TestAuthenticator_Verify(t *testing.T) {
 	})
 	t.Run("CachedExpiresByClock", func(t *testing.T) {
 		f := newFixture()
+		f.a.CacheTTL = time.Second
 		token, issued := f.issue(t, IssueRequest{TTL: time.Hour})
 		f.clock.Advance(time.Hour - time.Millisecond)
 		if _, err := f.a.Verify(ctx, token); err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -29,7 +30,10 @@ func (l *loader) build(fc *fileConfig) *Config {
 	}
 	l.buildServer(fc, cfg)
 	l.buildStore(fc, cfg)
-	cfg.Auth = Auth{TokenKeyFile: fc.Auth.TokenKeyFile, TokenKeyEnv: fc.Auth.TokenKeyEnv}
+	cfg.Auth = Auth{TokenKeyFile: fc.Auth.TokenKeyFile, TokenKeyEnv: fc.Auth.TokenKeyEnv, TokenCache: fc.Auth.TokenCache.Duration}
+	if cfg.Auth.TokenCache > time.Minute {
+		l.problem(l.line("auth", "token_cache"), "auth.token_cache: at most 1m (revocations made elsewhere wait that long)")
+	}
 	if cfg.Auth.TokenKeyEnv != "" {
 		if v, ok := l.env(cfg.Auth.TokenKeyEnv); !ok || v == "" {
 			l.problem(l.line("auth", "token_key_env"), "auth.token_key_env: environment variable %s is not set", cfg.Auth.TokenKeyEnv)

@@ -77,6 +77,9 @@ type Store struct {
 type Auth struct {
 	TokenKeyFile string // default: the SQLite file's path + ".key"
 	TokenKeyEnv  string
+	// TokenCache is how long the server may reuse a verified token before
+	// reading it again (0: every call reads it, revocations act at once).
+	TokenCache time.Duration
 }
 
 // Webhook is one outgoing webhook endpoint.

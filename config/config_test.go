@@ -129,6 +129,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{`qgate.yaml:3: targets[1]: listen address 127.0.0.1:7 is already used by target "a"`}},
 		{"BadDefault", "defaults:\n  prod: maybe\n", []string{`qgate.yaml:2: defaults.prod: action must be allow, deny or review`}},
 		{"BadStore", "store: {driver: mongo}\n", []string{`qgate.yaml:1: store.driver: want sqlite or postgres`}},
+		{"TokenCacheTooLong", "auth: {token_cache: 10m}\n", []string{"qgate.yaml:1: auth.token_cache: at most 1m"}},
 		{"DuplicateKey", "server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n", []string{"qgate.yaml:3:", "already defined"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,8 +35,9 @@ type fileStore struct {
 }
 
 type fileAuth struct {
-	TokenKeyFile string `yaml:"token_key_file"`
-	TokenKeyEnv  string `yaml:"token_key_env"`
+	TokenKeyFile string   `yaml:"token_key_file"`
+	TokenKeyEnv  string   `yaml:"token_key_env"`
+	TokenCache   duration `yaml:"token_cache"`
 }
 
 type fileTLS struct {

@@ -509,3 +509,21 @@ func TestE2E_Metrics(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_RevokeFromCLI revokes a token with `qgate token revoke`, which
+// opens the store on its own as an operator would: the running server
+// refuses the token's very next call.
+func TestE2E_RevokeFromCLI(t *testing.T) {
+	e := startE2E(t, "200ms")
+	ctx := context.Background()
+	if r := e.call(ctx, "dana", "GET", "/v1/items", ""); r.status != 200 {
+		t.Fatalf("before revocation: %d %s", r.status, r.raw)
+	}
+	id := strings.Split(e.tokens["dana"], "_")[1]
+	if _, errOut, code := run(t, "", "token", "revoke", "--config", e.cfgPath, id); code != 0 {
+		t.Fatalf("token revoke: exit %d: %s", code, errOut)
+	}
+	if r := e.call(ctx, "dana", "GET", "/v1/items", ""); r.status != 401 {
+		t.Fatalf("after revocation: %d %s", r.status, r.raw)
+	}
+}

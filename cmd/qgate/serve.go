@@ -114,6 +114,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
+	s.Auth.CacheTTL = cfg.Auth.TokenCache
 	s.Gate = gate.New(pganalyze.New(pganalyze.Options{}), engine, st)
 	s.Reviews = review.New(st, st, s.Audit)
 	s.Reviews.PublicURL = cfg.Server.PublicURL
