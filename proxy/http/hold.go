@@ -204,11 +204,14 @@ func (p *Proxy) hold() time.Duration {
 }
 
 // payloadHash binds an approval to the exact call: method, normalised
-// path, raw query, body and token.
+// path, raw query, body, the body's content type and encoding (which say
+// how the upstream reads the body) and token.
 func (c *call) payloadHash() string {
 	a := c.req.HTTP
 	sum := sha256.Sum256(c.body)
-	return review.Hash(a.Method, a.Path, a.RawQuery, hex.EncodeToString(sum[:]), c.token.ID)
+	h := c.r.Header
+	return review.Hash(a.Method, a.Path, a.RawQuery, hex.EncodeToString(sum[:]), c.token.ID,
+		strings.Join(h.Values("Content-Type"), "\x00"), strings.Join(h.Values("Content-Encoding"), "\x00"))
 }
 
 // payload renders the call for approvers: request line, the headers that

@@ -260,6 +260,9 @@ func TestProxy_Retry(t *testing.T) {
 		mustProblem(t, res, b, 403)
 		res, b = e.call("POST", "/v1/orders?x=1", []byte(`{"amount": 10}`), retry(p.ReviewID, ct))
 		mustProblem(t, res, b, 403)
+		// The same bytes under another content type are another request.
+		res, b = e.call("POST", "/v1/orders", []byte(`{"amount": 10}`), retry(p.ReviewID, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}))
+		mustProblem(t, res, b, 403)
 		if n := len(e.up.requests()); n != 0 {
 			t.Fatalf("upstream saw %d requests", n)
 		}
