@@ -61,7 +61,8 @@
 //   - a deny stays a deny, review header or not;
 //   - a review decision is satisfied by the approved review when the
 //     review belongs to the same token and its payload hash (method,
-//     normalised path, raw query, SHA-256 of the body, token id) matches:
+//     normalised path, raw query, SHA-256 of the body, token id, Content-Type
+//     and Content-Encoding) matches:
 //     it is marked executed, exactly once, and the call forwarded (audit
 //     action "allow" with the review id). A second retry gets 409. A
 //     review that does not exist, belongs to another token or approved a
