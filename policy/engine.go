@@ -157,14 +157,16 @@ func (e *Engine) Decide(req *qgate.Request) qgate.Decision {
 		return qgate.Decision{Action: qgate.ActionDeny, Matched: []qgate.MatchedPolicy{}, Risk: qgate.NewRisk(findings), Message: refusal}
 	}
 	var extra []qgate.Finding
+	risk := qgate.NewRisk(findings)
 	act := &activation{
 		request: newRequestVar(req),
 		token:   newTokenVar(&req.Principal),
 		sql:     newSQLVar(req.SQL),
 		http:    newHTTPVar(req.HTTP),
-		risk:    newRiskVar(qgate.NewRisk(findings)),
+		risk:    newRiskVar(risk),
 	}
 	d := qgate.Decision{Matched: []qgate.MatchedPolicy{}}
+	var reviews []*qgate.Policy // matching review policies, for requirements
 	best := -1
 	for i := range e.rules {
 		r := &e.rules[i]
@@ -187,6 +189,9 @@ func (e *Engine) Decide(req *qgate.Request) qgate.Decision {
 			continue
 		}
 		d.Matched = append(d.Matched, qgate.MatchedPolicy{Name: p.Name, Action: p.Action})
+		if p.Action == qgate.ActionReview {
+			reviews = append(reviews, p)
+		}
 		if s := p.Action.Strength(); s > best {
 			best = s
 			d.Action = p.Action
@@ -207,30 +212,24 @@ func (e *Engine) Decide(req *qgate.Request) qgate.Decision {
 		d.Message = deniedMessage(&d, req.Environment)
 	}
 	if d.Action == qgate.ActionReview {
-		d.Requirements = e.requirements(&d)
+		d.Requirements = e.requirements(reviews)
 	}
+	d.Risk = risk
 	if len(extra) > 0 {
-		findings = append(append([]qgate.Finding{}, findings...), extra...)
+		d.Risk = qgate.NewRisk(append(append([]qgate.Finding{}, findings...), extra...))
 	}
-	d.Risk = qgate.NewRisk(findings)
 	return d
 }
 
 // requirements collects the approvals a review needs: one per matching
 // review policy, or the review defaults when the review came from an
 // environment default.
-func (e *Engine) requirements(d *qgate.Decision) []qgate.ReviewRequirement {
+func (e *Engine) requirements(matched []*qgate.Policy) []qgate.ReviewRequirement {
 	var reqs []qgate.ReviewRequirement
-	for _, m := range d.Matched {
-		if m.Action != qgate.ActionReview {
-			continue
-		}
-		for i := range e.rules {
-			p := e.rules[i].policy
-			if p.Name == m.Name && p.Review != nil {
-				reqs = append(reqs, qgate.ReviewRequirement{Policy: p.Name, Approvers: p.Review.Approvers,
-					Quorum: p.Review.Quorum, Timeout: p.Review.Timeout, SlackMode: p.Review.Slack})
-			}
+	for _, p := range matched {
+		if p.Review != nil {
+			reqs = append(reqs, qgate.ReviewRequirement{Policy: p.Name, Approvers: p.Review.Approvers,
+				Quorum: p.Review.Quorum, Timeout: p.Review.Timeout, SlackMode: p.Review.Slack})
 		}
 	}
 	if len(reqs) == 0 {
