@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/qgate/qgate"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -98,4 +100,41 @@ func AppendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// OptString appends key (`,"name":`) and s, unless s is empty: the
+// encoding of a string field tagged omitempty.
+func OptString(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return AppendString(append(b, key...), s)
+}
+
+// OptInt appends key and n, unless n is zero: an omitempty integer.
+func OptInt(b []byte, key string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, key...), n, 10)
+}
+
+// AppendMatched encodes matched policies as encoding/json encodes
+// []qgate.MatchedPolicy.
+func AppendMatched(b []byte, ms []qgate.MatchedPolicy) []byte {
+	if ms == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = AppendString(b, m.Name)
+		b = append(b, `,"action":`...)
+		b = AppendString(b, string(m.Action))
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }

@@ -21,53 +21,20 @@ func (d *requestData) appendJSON(b []byte) []byte {
 	b = jsonenc.AppendString(b, d.Method)
 	b = append(b, `,"path":`...)
 	b = jsonenc.AppendString(b, d.Path)
-	if d.Query != "" {
-		b = append(b, `,"query":`...)
-		b = jsonenc.AppendString(b, d.Query)
-	}
+	b = jsonenc.OptString(b, `,"query":`, d.Query)
 	b = append(b, `,"source_ip":`...)
 	b = jsonenc.AppendString(b, d.SourceIP)
 	b = append(b, `,"matched":`...)
-	if d.Matched == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, m := range d.Matched {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = jsonenc.AppendString(b, m.Name)
-			b = append(b, `,"action":`...)
-			b = jsonenc.AppendString(b, string(m.Action))
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = jsonenc.AppendMatched(b, d.Matched)
 	b = append(b, `,"risk":`...)
 	b = jsonenc.AppendString(b, d.Risk)
 	b = append(b, `,"findings":`...)
 	b = jsonenc.AppendStrings(b, d.Findings)
-	if d.GrantID != 0 {
-		b = append(b, `,"grant_id":`...)
-		b = strconv.AppendInt(b, d.GrantID, 10)
-	}
-	if d.ReviewID != 0 {
-		b = append(b, `,"review_id":`...)
-		b = strconv.AppendInt(b, d.ReviewID, 10)
-	}
-	if d.Message != "" {
-		b = append(b, `,"message":`...)
-		b = jsonenc.AppendString(b, d.Message)
-	}
-	if d.Decision != "" {
-		b = append(b, `,"decision":`...)
-		b = jsonenc.AppendString(b, d.Decision)
-	}
-	if d.Reason != "" {
-		b = append(b, `,"reason":`...)
-		b = jsonenc.AppendString(b, d.Reason)
-	}
+	b = jsonenc.OptInt(b, `,"grant_id":`, int64(d.GrantID))
+	b = jsonenc.OptInt(b, `,"review_id":`, int64(d.ReviewID))
+	b = jsonenc.OptString(b, `,"message":`, d.Message)
+	b = jsonenc.OptString(b, `,"decision":`, d.Decision)
+	b = jsonenc.OptString(b, `,"reason":`, d.Reason)
 	return append(b, '}')
 }
 
@@ -78,17 +45,8 @@ func (d *executionData) appendJSON(b []byte) []byte {
 	b = jsonenc.AppendFloat(b, d.DurationMS)
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, d.Bytes, 10)
-	if d.ReviewID != 0 {
-		b = append(b, `,"review_id":`...)
-		b = strconv.AppendInt(b, d.ReviewID, 10)
-	}
-	if d.GrantID != 0 {
-		b = append(b, `,"grant_id":`...)
-		b = strconv.AppendInt(b, d.GrantID, 10)
-	}
-	if d.Error != "" {
-		b = append(b, `,"error":`...)
-		b = jsonenc.AppendString(b, d.Error)
-	}
+	b = jsonenc.OptInt(b, `,"review_id":`, int64(d.ReviewID))
+	b = jsonenc.OptInt(b, `,"grant_id":`, int64(d.GrantID))
+	b = jsonenc.OptString(b, `,"error":`, d.Error)
 	return append(b, '}')
 }
