@@ -80,6 +80,18 @@ func TestProxy_LimitPerToken(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Exactly the one refusal is audited. (Checked before the retry loop
+	// below, whose early attempts may be refused while the slot is freed.)
+	evs := e.audit(qgate.AuditFilter{Type: qgate.AuditAuth, Action: "deny"})
+	if len(evs) != 1 || evs[0].TokenID != e.tokenID || evs[0].Identity != "carol" {
+		t.Fatalf("deny audit events = %+v", evs)
+	}
+	var d map[string]any
+	json.Unmarshal(evs[0].Data, &d)
+	if d["reason"] != "too many connections for token" || d["limit"] != float64(2) {
+		t.Errorf("audit data = %s", evs[0].Data)
+	}
+
 	// Closing one session frees its slot.
 	c1.Close(ctx)
 	deadline := time.Now().Add(5 * time.Second)
@@ -97,15 +109,6 @@ func TestProxy_LimitPerToken(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	evs := e.audit(qgate.AuditFilter{Type: qgate.AuditAuth, Action: "deny"})
-	if len(evs) != 1 || evs[0].TokenID != e.tokenID || evs[0].Identity != "carol" {
-		t.Fatalf("deny audit events = %+v", evs)
-	}
-	var d map[string]any
-	json.Unmarshal(evs[0].Data, &d)
-	if d["reason"] != "too many connections for token" || d["limit"] != float64(2) {
-		t.Errorf("audit data = %s", evs[0].Data)
-	}
 }
 
 func TestProxy_LimitTarget(t *testing.T) {
@@ -128,6 +131,12 @@ func TestProxy_LimitTarget(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != "28P01" {
 		t.Fatalf("bad password at the limit = %v", err)
 	}
+	// The two refusals are audited (before the retry loop below, whose
+	// early attempts may be refused while the slot is freed).
+	evs := e.audit(qgate.AuditFilter{Type: qgate.AuditAuth, Action: "deny"})
+	if len(evs) != 2 || !strings.Contains(string(evs[0].Data), "too many connections to target") {
+		t.Fatalf("deny audit events = %+v", evs)
+	}
 	c2.Close(ctx)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -139,10 +148,6 @@ func TestProxy_LimitTarget(t *testing.T) {
 			t.Fatalf("after closing a session: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	evs := e.audit(qgate.AuditFilter{Type: qgate.AuditAuth, Action: "deny"})
-	if len(evs) != 2 || !strings.Contains(string(evs[0].Data), "too many connections to target") {
-		t.Fatalf("deny audit events = %+v", evs)
 	}
 }
 
