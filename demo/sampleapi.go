@@ -109,6 +109,13 @@ func (a *SampleAPI) delete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": it})
 }
 
+// GraphQLCalls returns how many GraphQL requests reached the API.
+func (a *SampleAPI) GraphQLCalls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.GraphQL
+}
+
 // Counts returns how many creates and deletes ran.
 func (a *SampleAPI) Counts() (creates, deletes int) {
 	a.mu.Lock()
