@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qgate/qgate/internal/reviewtest"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/qgate/qgate"
@@ -99,15 +101,7 @@ policies:
 // pendingReview waits for a pending review and returns its id.
 func (e *pgE2E) pendingReview(t *testing.T) int64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if rs, _ := e.srv.Reviews.List(context.Background(), reviewsPending); len(rs) > 0 {
-			return rs[0].ID
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("no pending review")
-	return 0
+	return reviewtest.WaitPending(t, e.srv.Reviews, 10*time.Second).ID
 }
 
 // TestE2E_Postgres runs psql through qgate serve against a real PostgreSQL:
@@ -163,8 +157,6 @@ func countItems(t *testing.T, conn *pgx.Conn) int {
 	}
 	return n
 }
-
-var reviewsPending = qgate.ReviewFilter{Status: qgate.ReviewPending}
 
 // TestE2E_PostgresCtrlC presses Ctrl-C in psql on a real terminal (a
 // pseudo-terminal from script(1)) while a statement is held: the review is

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qgate/qgate/internal/reviewtest"
+
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
@@ -202,19 +204,7 @@ func (e *e2e) rest(who, method, path string, body any) (int, map[string]any) {
 // pendingReview waits until a pending review exists and returns its id.
 func (e *e2e) pendingReview() int64 {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		rs, err := e.srv.Reviews.List(context.Background(), qgate.ReviewFilter{Status: qgate.ReviewPending})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(rs) > 0 {
-			return rs[0].ID
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	e.t.Fatal("no pending review appeared")
-	return 0
+	return reviewtest.WaitPending(e.t, e.srv.Reviews, 5*time.Second).ID
 }
 
 // async runs a call in the background.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qgate/qgate/internal/reviewtest"
+
 	"github.com/qgate/qgate"
 	pganalyze "github.com/qgate/qgate/analyze/postgres"
 	"github.com/qgate/qgate/audit"
@@ -257,19 +259,7 @@ func (e *env) call(method, path string, body []byte, header http.Header) (*http.
 // pendingReview waits until a review is pending and returns it.
 func (e *env) pendingReview() *qgate.Review {
 	e.tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		rs, err := e.reviews.List(context.Background(), qgate.ReviewFilter{Status: qgate.ReviewPending})
-		if err != nil {
-			e.tb.Fatal(err)
-		}
-		if len(rs) > 0 {
-			return rs[0]
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.tb.Fatal("no pending review appeared")
-	return nil
+	return reviewtest.WaitPending(e.tb, e.reviews, 5*time.Second)
 }
 
 func (e *env) voter(name string) review.Voter {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qgate/qgate/internal/reviewtest"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/qgate/qgate"
@@ -220,19 +222,7 @@ func (e *env) connect(ctx context.Context, extra ...string) *pgx.Conn {
 // pendingReview waits until a review is pending and returns it.
 func (e *env) pendingReview() *qgate.Review {
 	e.tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		rs, err := e.reviews.List(context.Background(), qgate.ReviewFilter{Status: qgate.ReviewPending})
-		if err != nil {
-			e.tb.Fatal(err)
-		}
-		if len(rs) > 0 {
-			return rs[0]
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.tb.Fatal("no pending review appeared")
-	return nil
+	return reviewtest.WaitPending(e.tb, e.reviews, 10*time.Second)
 }
 
 func (e *env) voter(name string) review.Voter {
