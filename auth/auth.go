@@ -176,7 +176,9 @@ var dummyHash = make([]byte, sha256.Size)
 // or a missing key is an EINTERNAL error instead, so that outages are not
 // reported as bad credentials.
 //
-// A token that verified is kept for CacheTTL, and within that time it is
+// With CacheTTL > 0 (zero by default, so every call reads the store and a
+// revocation made anywhere acts at once), a token that verified is kept
+// for CacheTTL, and within that time it is
 // checked against the kept copy (secret, revocation, expiry by Now, on
 // every call) instead of read again; a secret that does not match the
 // kept copy is checked against the store. Failures are never kept, so a
