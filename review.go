@@ -16,10 +16,6 @@ const (
 	ReviewCancelled ReviewStatus = "cancelled"
 )
 
-// Final reports whether no further change is possible (approved reviews can
-// still be marked executed).
-func (s ReviewStatus) Final() bool { return s != ReviewPending }
-
 // Vote is one approver's decision on a review.
 type Vote struct {
 	Identity string    `json:"identity"`

@@ -313,3 +313,36 @@ func TestEngine_ConcurrentApprovals(t *testing.T) {
 		t.Fatalf("audit chain: %v %+v", err, rep)
 	}
 }
+
+// TestEngine_Changed checks the hook for a store shared by replicas: a
+// waiter on one engine wakes when told that another engine changed the
+// review, long before the review would expire.
+func TestEngine_Changed(t *testing.T) {
+	f := MustEngine(t)
+	r := f.create(t)
+	other := review.New(f.store, f.store, f.log) // another replica, same store
+	other.Now = f.engine.Now
+	done := make(chan *qgate.Review, 1)
+	go func() {
+		got, _ := f.engine.Wait(context.Background(), r.ID)
+		done <- got
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := other.Approve(context.Background(), r.ID, alice, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		t.Fatal("the waiter woke without being told (the replicas share no hub)")
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.engine.Changed(r.ID)
+	select {
+	case got := <-done:
+		if got.Status != qgate.ReviewApproved {
+			t.Fatalf("got %s", got.Status)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Changed did not wake the waiter")
+	}
+}
