@@ -47,6 +47,7 @@ type Config struct {
 	Server   Server
 	Store    Store
 	Auth     Auth
+	Audit    Audit
 	Targets  []*qgate.Target
 	Groups   map[string][]string
 	Policies []*qgate.Policy
@@ -80,6 +81,15 @@ type Auth struct {
 	// TokenCache is how long the server may reuse a verified token before
 	// reading it again (0: every call reads it, revocations act at once).
 	TokenCache time.Duration
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Durability is "sync" (default: an allowed call's request event is on
+	// disk before the call is forwarded) or "async" (it is committed with
+	// the next group commit, a few milliseconds later; see
+	// audit.DurabilityAsync).
+	Durability string
 }
 
 // Webhook is one outgoing webhook endpoint.

@@ -15,6 +15,7 @@ type fileConfig struct {
 	Server   fileServer          `yaml:"server"`
 	Store    fileStore           `yaml:"store"`
 	Auth     fileAuth            `yaml:"auth"`
+	Audit    fileAudit           `yaml:"audit"`
 	Targets  []fileTarget        `yaml:"targets"`
 	Groups   map[string][]string `yaml:"groups"`
 	Policies []filePolicy        `yaml:"policies"`
@@ -38,6 +39,10 @@ type fileAuth struct {
 	TokenKeyFile string   `yaml:"token_key_file"`
 	TokenKeyEnv  string   `yaml:"token_key_env"`
 	TokenCache   duration `yaml:"token_cache"`
+}
+
+type fileAudit struct {
+	Durability string `yaml:"durability"`
 }
 
 type fileTLS struct {

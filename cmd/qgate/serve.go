@@ -58,6 +58,9 @@ func (m *Main) serveCommand() *cobra.Command {
 				// markedly less collection work per call.
 				debug.SetGCPercent(DefaultGCPercent)
 			}
+			if err := startPprof(m.Stderr); err != nil {
+				return err
+			}
 			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, nil)))
 			if err != nil {
 				return err
@@ -111,7 +114,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
 	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
-	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
+	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger, Durability: audit.Durability(cfg.Audit.Durability)})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
 	s.Auth.CacheTTL = cfg.Auth.TokenCache
