@@ -460,6 +460,9 @@ func TestRestartedNotifierUpdatesMessage(t *testing.T) {
 	if len(posts) != 2 || len(f.slack.Calls("chat.postMessage")) != 2 {
 		t.Error("the restarted notifier posted a new message")
 	}
+	if err := restarted.Shutdown(ctx); err != nil { // the worker counts after Slack answers
+		t.Fatal(err)
+	}
 	if s := restarted.Stats(); s.Updated != 1 || s.Failed != 0 {
 		t.Errorf("stats = %+v", s)
 	}
