@@ -111,6 +111,7 @@ func (l *loader) build(fc *fileConfig) *Config {
 		cfg.Policies = append(cfg.Policies, p)
 	}
 	l.buildWebhooks(fc, cfg)
+	l.buildSlack(fc, cfg)
 	return cfg
 }
 

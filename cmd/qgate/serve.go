@@ -23,6 +23,7 @@ import (
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
 	"github.com/qgate/qgate/metrics"
+	"github.com/qgate/qgate/notify/slack"
 	"github.com/qgate/qgate/notify/webhook"
 	"github.com/qgate/qgate/policy"
 	httpproxy "github.com/qgate/qgate/proxy/http"
@@ -92,6 +93,7 @@ type Server struct {
 	Logger  *slog.Logger
 
 	webhooks  *webhook.Notifier
+	slack     *slack.Notifier
 	proxies   map[string]*httpproxy.Proxy
 	pgProxies map[string]*pgproxy.Proxy
 
@@ -130,6 +132,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.webhooks = webhook.New(eps, webhook.Options{Logger: logger, Log: webhook.NewMemoryLog(1000)})
 		s.Reviews.Notifiers = append(s.Reviews.Notifiers, s.webhooks)
 	}
+	s.newSlack(logger)
 	s.API = web.New(s.Reviews, st, s.Auth, s.Audit)
 	s.API.GroupsOf = cfg.GroupsOf
 	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
@@ -171,7 +174,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.API.Handler(), apiTLS); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.API.Handler()), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -323,6 +326,7 @@ func (s *Server) closeParts() error {
 		s.webhooks.Shutdown(ctx)
 		cancel()
 	}
+	s.shutdownSlack()
 	var errs []error
 	if err := s.Audit.Close(); err != nil {
 		errs = append(errs, err)
