@@ -156,7 +156,8 @@ func (a *Analyzer) rememberDML(t *template, sig, fingerprint string, toks []toke
 // keep such texts on the parsing path:
 //   - U&'…' strings and U&"…" identifiers, with or without UESCAPE: the
 //     grammar, not the lexer, decodes their escapes, so their contents can
-//     make the text fail to parse (FuzzAnalyzeSQL found U&” UESCAPE ”);
+//     make the text fail to parse (FuzzAnalyzeSQL found an empty U& string
+//     with an empty UESCAPE);
 //   - FLOAT(p): the grammar reads the precision to choose float4 or float8
 //     and refuses p outside 1..53.
 //
