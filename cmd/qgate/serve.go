@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +33,7 @@ import (
 	httpproxy "github.com/qgate/qgate/proxy/http"
 	pgproxy "github.com/qgate/qgate/proxy/postgres"
 	"github.com/qgate/qgate/review"
+	"github.com/qgate/qgate/signin"
 	"github.com/qgate/qgate/web"
 )
 
@@ -89,6 +94,7 @@ type Server struct {
 	Gate    *gate.Gate
 	Reviews *review.Engine
 	API     *web.Server
+	Signin  *signin.Service
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 
@@ -138,6 +144,8 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
 	s.API.Metrics = s.Metrics
 	s.API.Logger = logger
+	s.Signin = newSignin(cfg, st, s.Audit, s.API, key)
+	s.Signin.Metrics, s.Signin.Logger = s.Metrics, logger
 	for _, t := range cfg.Targets {
 		switch t.Protocol {
 		case qgate.ProtocolHTTP:
@@ -174,7 +182,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.API.Handler()), apiTLS); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.handler()), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -256,6 +264,43 @@ func (s *Server) listen(name, addr string, h http.Handler, tlsConfig *tls.Config
 		}
 	}()
 	return nil
+}
+
+// newSignin builds the web UI's sign-in (local users, sessions, OIDC) and
+// installs it as the API's authentication: the session cookie first, a
+// bearer token otherwise.
+func newSignin(cfg *config.Config, st qgate.Store, auditor signin.Auditor, api *web.Server, key []byte) *signin.Service {
+	sg := signin.New(st, auditor)
+	sg.GroupsOf = cfg.GroupsOf
+	sg.Bearer = api.BearerAuth
+	sg.Lifetime, sg.IdleTimeout = cfg.Server.Sessions.Lifetime, cfg.Server.Sessions.IdleTimeout
+	sg.Secure = (cfg.Server.TLS != nil && cfg.Server.TLS.Cert != "") || strings.HasPrefix(cfg.Server.PublicURL, "https://")
+	if o := cfg.Server.OIDC; o != nil {
+		sg.OIDC = signin.NewOIDC(signin.OIDCConfig{Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			RedirectURL: o.RedirectURL, Scopes: o.Scopes, IdentityClaim: o.IdentityClaim, GroupsClaim: o.GroupsClaim})
+		// Every replica signs the OIDC state cookie with the same key,
+		// derived from the token key they share.
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte("qgate oidc state cookie v1"))
+		sg.OIDC.Key = m.Sum(nil)
+	}
+	api.Authenticate = sg.Authenticate
+	if u, err := url.Parse(cfg.Server.PublicURL); err == nil && u.Host != "" {
+		api.Origins = []string{u.Scheme + "://" + u.Host}
+	}
+	return sg
+}
+
+// handler serves the server listener: the REST API, and the sign-in
+// routes beside it.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.API.Handler())
+	sh := s.Signin.Handler()
+	for _, p := range signin.Routes() {
+		mux.Handle(p, sh)
+	}
+	return mux
 }
 
 // recordReviewWaits observes how long each review lasted.
