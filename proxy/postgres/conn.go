@@ -47,11 +47,12 @@ type session struct {
 	tokenChecked time.Time
 
 	up     *upstreamConn
-	upW    *bufio.Writer // client loop only
-	upR    *bufio.Reader // relay only
-	pid    uint32        // upstream process id, shown to the client
-	key    uint32        // qgate's secret key for this session
-	bogus  string        // a portal name that cannot exist upstream
+	upW    *bufio.Writer   // client loop only
+	upR    *bufio.Reader   // relay only, reads upIn
+	upIn   *upstreamReader // the relay's upstream reader; kick wakes it
+	pid    uint32          // upstream process id, shown to the client
+	key    uint32          // qgate's secret key for this session
+	bogus  string          // a portal name that cannot exist upstream
 	queue  chan item
 	done   chan struct{} // closed by shutdown
 	relayd chan struct{} // closed when the relay returns
@@ -240,7 +241,8 @@ func (s *session) login(ctx context.Context, m *pgproto3.StartupMessage) bool {
 	s.up = up
 	s.pid = up.pid
 	s.upW = bufio.NewWriterSize(up.conn, bufSize)
-	s.upR = bufio.NewReaderSize(up.conn, bufSize)
+	s.upIn = &upstreamReader{conn: up.conn}
+	s.upR = bufio.NewReaderSize(s.upIn, bufSize)
 	s.bogus = "qgate_refused_" + newErrorID() + newErrorID()
 	p.Logger.LogAttrs(ctx, slog.LevelInfo, "postgres session", slog.String("target", p.Target.Name),
 		slog.String("identity", t.Identity), slog.String("token_id", t.ID), slog.String("source_ip", s.ip),
