@@ -360,26 +360,32 @@ func (r *clientReader) Read(b []byte) (int, error) {
 }
 
 // watch reads the connection in the background until stop is called. gone
-// is closed if the client disconnects first. Data that arrives is kept for
-// the next Read, and ends the watch (the client is still there).
+// is closed if the client disconnects first, even after sending more
+// (pipelined messages): a client that has gone cannot run what it asked
+// for. Data that arrives is kept for the next Read; past maxBatch bytes
+// the watch stops reading, so that a held client cannot make qgate hold
+// more.
 func (r *clientReader) watch() (gone <-chan struct{}, stop func()) {
 	ch := make(chan struct{})
-	finished := make(chan struct{})
-	if len(r.stash) > 0 || r.err != nil {
-		close(finished)
+	if r.err != nil {
+		close(ch) // it has gone already
 		return ch, func() {}
 	}
+	finished := make(chan struct{})
 	r.conn.SetReadDeadline(time.Time{}) // a held statement is not idleness
 	go func() {
 		defer close(finished)
 		buf := make([]byte, 4096)
-		n, err := r.conn.Read(buf)
-		r.stash = buf[:n]
-		var ne net.Error
-		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
-			r.err = err
-			if n == 0 {
-				close(ch)
+		for len(r.stash) < maxBatch {
+			n, err := r.conn.Read(buf)
+			r.stash = append(r.stash, buf[:n]...)
+			var ne net.Error
+			if err != nil {
+				if !(errors.As(err, &ne) && ne.Timeout()) {
+					r.err = err
+					close(ch)
+				}
+				return
 			}
 		}
 	}()
