@@ -120,6 +120,8 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	}
 	if f.ReviewID != 0 {
 		eq("review_id", f.ReviewID)
+		// Lets SQLite use the partial index audit_events_review.
+		where = append(where, "review_id != 0")
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "time >= ?")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -173,4 +174,38 @@ func mustMigrations(tb testing.TB) []migration {
 		tb.Fatal(err)
 	}
 	return ms
+}
+
+// TestAuditIndexes: a lookup by review uses the partial index, and an
+// event of no review does not enter it.
+func TestAuditIndexes(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "qgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.r.Query(`EXPLAIN QUERY PLAN SELECT seq FROM audit_events WHERE review_id = ? AND review_id != 0`, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "audit_events_review") {
+		t.Fatalf("review lookup does not use the index: %q", plan)
+	}
+	var where string
+	if err := db.r.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_events_review'`).Scan(&where); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(where, "WHERE review_id != 0") {
+		t.Fatalf("audit_events_review is not partial: %s", where)
+	}
 }
