@@ -131,6 +131,9 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.API.GroupsOf = cfg.GroupsOf
 	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
 	s.API.Metrics = s.Metrics
+	s.API.Config = web.NewConfig(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults, cfg.Targets, cfg.Groups)
+	// The "try a request" box evaluates like qgate check: no grants.
+	s.API.Checker = gate.New(s.Gate.SQL, engine, nil)
 	s.API.Logger = logger
 	for _, t := range cfg.Targets {
 		switch t.Protocol {
