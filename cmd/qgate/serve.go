@@ -29,6 +29,7 @@ import (
 	pgproxy "github.com/qgate/qgate/proxy/postgres"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/web"
+	"github.com/qgate/qgate/web/ui"
 )
 
 // AdminGroup is the group whose members may manage tokens through the API.
@@ -85,6 +86,7 @@ type Server struct {
 	Gate    *gate.Gate
 	Reviews *review.Engine
 	API     *web.Server
+	UI      *ui.Handler
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 
@@ -110,7 +112,12 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
-	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
+	uiHandler, err := ui.New()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, UI: uiHandler, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
 	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
@@ -171,7 +178,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.API.Handler(), apiTLS); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.webHandler(), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -253,6 +260,16 @@ func (s *Server) listen(name, addr string, h http.Handler, tlsConfig *tls.Config
 		}
 	}()
 	return nil
+}
+
+// webHandler serves the server listener: the REST API (with /healthz and
+// /metrics) and the web UI's pages and assets, so that the review URLs
+// qgate prints and sends (<public_url>/reviews/{id}) open the review page.
+func (s *Server) webHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.API.Handler())
+	s.UI.Register(mux)
+	return mux
 }
 
 // recordReviewWaits observes how long each review lasted.
