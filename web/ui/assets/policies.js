@@ -12,14 +12,20 @@ export default async function policies(root, me) {
 
   root.append(tryBox(set, me));
 
-  root.append(h('section', { class: 'card', 'aria-labelledby': 'h-targets' }, h('h2', { id: 'h-targets' }, 'Targets and defaults'),
+  const targetRows = set.targets.map((t) => h('tr', null,
+    h('td', null, h('strong', null, t.name)),
+    h('td', null, t.protocol, t.graphql_path ? h('span', { class: 'muted small' }, ` (GraphQL at ${t.graphql_path})`) : null),
+    h('td', null, badge(t.environment, 'env')),
+    h('td', null, actionBadge(set.defaults[t.environment] || 'review'))));
+  const rd = set.review_defaults;
+  root.append(h('section', { class: 'card', 'aria-labelledby': 'h-targets' },
+    h('h2', { id: 'h-targets' }, 'Targets and defaults'),
     h('div', { class: 'tablewrap' }, h('table', null,
       h('thead', null, h('tr', null, ['Target', 'Protocol', 'Environment', 'When no policy matches'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', null, set.targets.map((t) => h('tr', null, h('td', null, h('strong', null, t.name)), h('td', null, t.protocol, t.graphql_path ? h('span', { class: 'muted small' }, ` (GraphQL at ${t.graphql_path})`) : null),
-        h('td', null, badge(t.environment, 'env')), h('td', null, actionBadge(set.defaults[t.environment] || 'review')))))))),
+      h('tbody', null, targetRows))),
     h('p', { class: 'muted small' }, 'An environment without a default reviews. Reviews from a default need ',
-      `${set.review_defaults.quorum || 1} approval(s)`, set.review_defaults.approvers.length ? ' from ' + set.review_defaults.approvers.join(', ') : ' from anyone but the requester',
-      set.review_defaults.timeout ? `, within ${set.review_defaults.timeout}` : '', '.')));
+      `${rd.quorum || 1} approval(s)`, rd.approvers.length ? ' from ' + rd.approvers.join(', ') : ' from anyone but the requester',
+      rd.timeout ? `, within ${rd.timeout}` : '', '.')));
 
   root.append(h('section', { class: 'card', 'aria-labelledby': 'h-policies' }, h('h2', { id: 'h-policies' }, `Policies (${set.policies.length})`),
     h('p', { class: 'muted small' }, 'Every policy that applies to the target is evaluated; among those whose condition holds, deny beats review beats allow.'),

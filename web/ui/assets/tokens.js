@@ -4,7 +4,7 @@
 import { get, post, query } from './api.js';
 import { h, clear, fmtTime, setTitle, field, badge, toast, copyButton } from './util.js';
 
-const GRACE = [['', 'none: the old secret stops now'], ['15m', '15 minutes'], ['1h', '1 hour'], ['24h', '24 hours'], ['168h', '7 days']];
+const GRACE = [['', 'no grace'], ['15m', '15 min grace'], ['1h', '1 h grace'], ['24h', '24 h grace'], ['168h', '7 d grace']];
 
 export default async function tokens(root, me) {
   setTitle('Tokens');
