@@ -21,10 +21,31 @@ const DefaultMaxBatch = 512
 // ErrClosed is returned by Append after Close.
 var ErrClosed error = &qgate.Error{Code: qgate.EINTERNAL, Message: "audit log is closed"}
 
+// Durability says when the request event of an allowed call must be on
+// disk: before the call is forwarded (Sync), or within one group commit
+// after it (Async). Every other event (refusals, reviews, votes,
+// administration) is durable before its caller goes on in both modes.
+type Durability string
+
+const (
+	// DurabilitySync: AppendAllowed waits for the commit, like Append. A
+	// crash can never lose the record of a forwarded call.
+	DurabilitySync Durability = "sync"
+	// DurabilityAsync: AppendAllowed queues the event and returns; the
+	// writer commits it with the next batch (within a few milliseconds).
+	// A crash of qgate or the machine can lose the records of the calls
+	// forwarded in those last milliseconds. A failed batch switches
+	// AppendAllowed back to waiting until a batch commits again, so a
+	// broken store still stops traffic after the first failure.
+	DurabilityAsync Durability = "async"
+)
+
 // LogOptions configures a Log.
 type LogOptions struct {
 	// MaxBatch is the most events appended in one store transaction.
 	MaxBatch int
+	// Durability applies to AppendAllowed; default DurabilitySync.
+	Durability Durability
 	// Logger receives failed batches. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -47,6 +68,10 @@ type Log struct {
 	store    qgate.AuditStore
 	maxBatch int
 	logger   *slog.Logger
+	async    bool // Durability == DurabilityAsync
+
+	// failing is set when a batch fails and cleared when one commits.
+	failing atomic.Bool
 
 	mu     sync.RWMutex // guards closed and sending on queue
 	closed bool
@@ -82,6 +107,7 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 		store:    store,
 		maxBatch: opts.MaxBatch,
 		logger:   opts.Logger,
+		async:    opts.Durability == DurabilityAsync,
 		queue:    make(chan *pending, opts.MaxBatch),
 		done:     make(chan struct{}),
 	}
@@ -123,8 +149,8 @@ func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
 // AppendAsync queues e like Append but does not wait for its batch: done
 // is called with the event as appended (or as queued, on error) and the
 // batch's error once the batch is committed. done runs on the writer
-// goroutine and must be quick; it is not called when AppendAsync returns
-// an error (EINVALID, ErrClosed). A full queue makes AppendAsync wait for
+// goroutine and must be quick (it may be nil); it is not called when
+// AppendAsync returns an error (EINVALID, ErrClosed). A full queue makes AppendAsync wait for
 // room. Close appends every event queued before it.
 func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error {
 	if e == nil {
@@ -135,6 +161,30 @@ func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, erro
 		return err
 	}
 	return l.enqueue(context.Background(), p)
+}
+
+// AppendAllowed records the request event of a call that is about to be
+// forwarded. Under DurabilitySync, and under DurabilityAsync while the
+// store is failing, it is Append. Otherwise it queues e like AppendAsync
+// and returns at once; a failure of its batch is logged by the writer
+// and makes the next calls wait for the store (see DurabilityAsync). e
+// must not be changed after the call.
+func (l *Log) AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error {
+	if !l.async || l.failing.Load() {
+		return l.Append(ctx, e)
+	}
+	return l.AppendAsync(e, nil)
+}
+
+// Failing reports whether the last batch failed to commit.
+func (l *Log) Failing() bool { return l.failing.Load() }
+
+// Durability returns the Log's durability mode.
+func (l *Log) Durability() Durability {
+	if l.async {
+		return DurabilityAsync
+	}
+	return DurabilitySync
 }
 
 // compactData removes insignificant whitespace from e.Data, and returns
@@ -248,7 +298,9 @@ func (l *Log) fill(batch []*pending, want int, linger time.Duration) []*pending 
 	var deadline time.Time
 	for {
 		l.drain(&batch)
-		if len(batch) >= want {
+		if len(batch) >= want || !slices.ContainsFunc(batch, (*pending).waited) {
+			// Enough, or nobody waits for this batch: awaitWaiter
+			// gathers events that nobody waits for without spinning.
 			return batch
 		}
 		now := time.Now()
@@ -322,6 +374,7 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
 	// The batch serves many callers, so no one caller's context may cancel
 	// it; each caller's own wait is bounded by its context instead.
 	err := l.store.AppendAudit(context.Background(), events)
+	l.failing.Store(err != nil)
 	if err != nil {
 		l.failed.Add(int64(len(batch)))
 		l.logger.Error("audit append failed", "events", len(batch), "err", err)
@@ -330,9 +383,10 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
 		l.events.Add(int64(len(batch)))
 	}
 	for _, p := range batch {
-		if p.done != nil {
+		switch {
+		case p.done != nil:
 			p.done(&p.e, err)
-		} else {
+		case p.res != nil:
 			p.res <- result{e: p.e, err: err}
 		}
 	}

@@ -455,3 +455,113 @@ func TestLog_Close(t *testing.T) {
 		}
 	})
 }
+
+// switchStore fails every AppendAudit while fail is set.
+type switchStore struct {
+	qgate.AuditStore
+	fail atomic.Bool
+}
+
+var errSwitch = errors.New("store unavailable")
+
+func (s *switchStore) AppendAudit(ctx context.Context, es []*qgate.AuditEvent) error {
+	if s.fail.Load() {
+		return errSwitch
+	}
+	return s.AuditStore.AppendAudit(ctx, es)
+}
+
+func TestLog_AppendAllowed(t *testing.T) {
+	allowed := func() *qgate.AuditEvent {
+		return &qgate.AuditEvent{Time: t0, Type: qgate.AuditRequest, Action: "allow", Data: []byte(`{"sql":"select 1"}`)}
+	}
+	// returned reports whether AppendAllowed returns while the store is
+	// blocked in gs.
+	returned := func(t *testing.T, l *audit.Log, gs *gateStore) (bool, *qgate.AuditEvent) {
+		e := allowed()
+		done := make(chan error, 1)
+		go func() { done <- l.AppendAllowed(context.Background(), e) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs.open()
+			return true, e
+		case <-time.After(100 * time.Millisecond):
+		}
+		gs.open()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return false, e
+	}
+	t.Run("SyncWaitsForTheCommit", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{})
+		if l.Durability() != audit.DurabilitySync {
+			t.Fatalf("default durability: %q", l.Durability())
+		}
+		early, e := returned(t, l, gs)
+		if early {
+			t.Fatal("AppendAllowed returned before the batch was committed")
+		}
+		if e.Seq != 1 || e.Hash == "" {
+			t.Fatalf("event not stamped as stored: %+v", e)
+		}
+		l.Close()
+		mustVerify(t, db, 1)
+	})
+	t.Run("AsyncDoesNotWait", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{Durability: audit.DurabilityAsync})
+		early, _ := returned(t, l, gs)
+		if !early {
+			t.Fatal("AppendAllowed waited for the commit under DurabilityAsync")
+		}
+		for range 10 {
+			if err := l.AppendAllowed(context.Background(), allowed()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close() // commits what is queued
+		mustVerify(t, db, 11)
+	})
+	t.Run("AsyncFailsClosedAfterAFailedBatch", func(t *testing.T) {
+		db, _ := MustOpen(t)
+		ss := &switchStore{AuditStore: db}
+		l := audit.NewLog(ss, audit.LogOptions{Durability: audit.DurabilityAsync, Logger: slog.New(slog.DiscardHandler)})
+		defer l.Close()
+		ss.fail.Store(true)
+		if err := l.AppendAllowed(context.Background(), allowed()); err != nil {
+			t.Fatalf("first append (queued): %v", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !l.Failing() {
+			if time.Now().After(deadline) {
+				t.Fatal("the failed batch did not mark the log failing")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		// Now every allowed call waits for the store, and is refused.
+		if err := l.AppendAllowed(context.Background(), allowed()); !errors.Is(err, errSwitch) {
+			t.Fatalf("append while failing: got %v, want %v", err, errSwitch)
+		}
+		ss.fail.Store(false)
+		e := allowed()
+		if err := l.AppendAllowed(context.Background(), e); err != nil || e.Seq == 0 {
+			t.Fatalf("append after recovery (waited for): seq %d, %v", e.Seq, err)
+		}
+		if l.Failing() {
+			t.Fatal("still failing after a committed batch")
+		}
+		if err := l.AppendAllowed(context.Background(), allowed()); err != nil {
+			t.Fatal(err)
+		}
+		if e := allowed(); l.AppendAllowed(context.Background(), e) != nil || e.Seq != 0 {
+			t.Fatalf("after recovery AppendAllowed should queue again without waiting (seq %d)", e.Seq)
+		}
+	})
+}

@@ -39,6 +39,13 @@ func (l *loader) build(fc *fileConfig) *Config {
 			l.problem(l.line("auth", "token_key_env"), "auth.token_key_env: environment variable %s is not set", cfg.Auth.TokenKeyEnv)
 		}
 	}
+	switch cfg.Audit.Durability = fc.Audit.Durability; cfg.Audit.Durability {
+	case "":
+		cfg.Audit.Durability = "sync"
+	case "sync", "async":
+	default:
+		l.problem(l.line("audit", "durability"), "audit.durability: must be sync or async, not %q", cfg.Audit.Durability)
+	}
 	if cfg.Auth.TokenKeyFile == "" && cfg.Store.Driver == "sqlite" {
 		cfg.Auth.TokenKeyFile = cfg.Store.DSN + ".key"
 	}
@@ -104,6 +111,7 @@ func (l *loader) build(fc *fileConfig) *Config {
 		cfg.Policies = append(cfg.Policies, p)
 	}
 	l.buildWebhooks(fc, cfg)
+	l.buildSlack(fc, cfg)
 	return cfg
 }
 

@@ -47,6 +47,7 @@ type Config struct {
 	Server   Server
 	Store    Store
 	Auth     Auth
+	Audit    Audit
 	Targets  []*qgate.Target
 	Groups   map[string][]string
 	Policies []*qgate.Policy
@@ -56,6 +57,9 @@ type Config struct {
 	ReviewDefaults qgate.ReviewSpec
 	// Webhooks are told about review changes, in file order.
 	Webhooks []Webhook
+	// Slack, when set, posts reviews to a channel and takes decisions
+	// from its buttons.
+	Slack *Slack
 	// Warnings are suspicious but valid settings, with positions.
 	Warnings []Problem
 }
@@ -82,6 +86,15 @@ type Auth struct {
 	TokenCache time.Duration
 }
 
+// Audit configures the audit log.
+type Audit struct {
+	// Durability is "sync" (default: an allowed call's request event is on
+	// disk before the call is forwarded) or "async" (it is committed with
+	// the next group commit, a few milliseconds later; see
+	// audit.DurabilityAsync).
+	Durability string
+}
+
 // Webhook is one outgoing webhook endpoint.
 type Webhook struct {
 	Name string
@@ -92,6 +105,22 @@ type Webhook struct {
 	Events      []string // subset of WebhookEvents(); default DefaultWebhookEvents()
 	Timeout     time.Duration
 	MaxAttempts int
+}
+
+// Slack is the Slack app that review messages go to.
+type Slack struct {
+	// Token is the bot token (xoxb-…), from token_env or token_file.
+	Token string
+	// SigningSecret verifies interaction requests, from
+	// signing_secret_env or signing_secret_file.
+	SigningSecret []byte
+	// Channel is the channel's id (C…) or name.
+	Channel string
+	// APIURL is the Web API's base URL, ending in "/"; "" for Slack's.
+	APIURL string
+	// Identities maps Slack profile e-mail addresses (lower case) to
+	// identities; they take precedence over identities' stored e-mails.
+	Identities map[string]string
 }
 
 // Target returns the named target, or nil.

@@ -92,6 +92,13 @@ func TestParse_OK(t *testing.T) {
 	if cfg.Auth.TokenKeyFile != "./qgate.db.key" {
 		t.Fatalf("token key file: got %q", cfg.Auth.TokenKeyFile)
 	}
+	if cfg.Audit.Durability != "sync" {
+		t.Fatalf("audit durability: got %q, want the default sync", cfg.Audit.Durability)
+	}
+	cfg, err = config.Parse("qgate.yaml", []byte("audit: {durability: async}\n"), env(nil))
+	if err != nil || cfg.Audit.Durability != "async" {
+		t.Fatalf("audit.durability async: got %q, %v", cfg.Audit.Durability, err)
+	}
 }
 
 // TestParse_Errors checks that each malformed file is refused with a
@@ -129,6 +136,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{`qgate.yaml:3: targets[1]: listen address 127.0.0.1:7 is already used by target "a"`}},
 		{"BadDefault", "defaults:\n  prod: maybe\n", []string{`qgate.yaml:2: defaults.prod: action must be allow, deny or review`}},
 		{"BadStore", "store: {driver: mongo}\n", []string{`qgate.yaml:1: store.driver: want sqlite or postgres`}},
+		{"BadDurability", "audit: {durability: eventually}\n", []string{`qgate.yaml:1: audit.durability: must be sync or async, not "eventually"`}},
 		{"TokenCacheTooLong", "auth: {token_cache: 10m}\n", []string{"qgate.yaml:1: auth.token_cache: at most 1m"}},
 		{"DuplicateKey", "server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n", []string{"qgate.yaml:3:", "already defined"}},
 	} {

@@ -15,12 +15,14 @@ type fileConfig struct {
 	Server   fileServer          `yaml:"server"`
 	Store    fileStore           `yaml:"store"`
 	Auth     fileAuth            `yaml:"auth"`
+	Audit    fileAudit           `yaml:"audit"`
 	Targets  []fileTarget        `yaml:"targets"`
 	Groups   map[string][]string `yaml:"groups"`
 	Policies []filePolicy        `yaml:"policies"`
 	Defaults map[string]string   `yaml:"defaults"`
 	Review   *fileReviewDefaults `yaml:"review_defaults"`
 	Webhooks []fileWebhook       `yaml:"webhooks"`
+	Slack    *fileSlack          `yaml:"slack"`
 }
 
 type fileServer struct {
@@ -38,6 +40,10 @@ type fileAuth struct {
 	TokenKeyFile string   `yaml:"token_key_file"`
 	TokenKeyEnv  string   `yaml:"token_key_env"`
 	TokenCache   duration `yaml:"token_cache"`
+}
+
+type fileAudit struct {
+	Durability string `yaml:"durability"`
 }
 
 type fileTLS struct {
@@ -116,6 +122,18 @@ type fileWebhook struct {
 	Events      []string `yaml:"events"`
 	Timeout     duration `yaml:"timeout"`
 	MaxAttempts int      `yaml:"max_attempts"`
+}
+
+// fileSlack is the Slack app. There are deliberately no inline token or
+// signing_secret keys: they come from *_env or *_file.
+type fileSlack struct {
+	TokenEnv          string            `yaml:"token_env"`
+	TokenFile         string            `yaml:"token_file"`
+	SigningSecretEnv  string            `yaml:"signing_secret_env"`
+	SigningSecretFile string            `yaml:"signing_secret_file"`
+	Channel           string            `yaml:"channel"`
+	APIURL            string            `yaml:"api_url"`
+	Identities        map[string]string `yaml:"identities"`
 }
 
 // duration accepts Go duration strings ("15m", "25s").

@@ -75,6 +75,13 @@ type e2e struct {
 
 func startE2E(t *testing.T, hold string) *e2e {
 	t.Helper()
+	return startE2EWith(t, hold, "", "")
+}
+
+// startE2EWith starts the server with more top-level configuration
+// (extra, YAML) and policies ahead of e2ePolicies (YAML list items).
+func startE2EWith(t *testing.T, hold, extra, policies string) *e2e {
+	t.Helper()
 	e := &e2e{t: t, api: demo.NewSampleAPI(), tokens: map[string]string{}, hooks: make(chan []byte, 100), hookSigs: make(chan string, 100),
 		hookKey: []byte("webhook-secret-0123456789")}
 	apiHandler := e.api.Handler()
@@ -109,11 +116,12 @@ groups:
   admins: [alice]
 webhooks:
   - {name: audit-bot, url: %s, secret_file: %s/hook.secret, events: [review.created, review.decided]}
-policies:
 %s
+policies:
+%s%s
 defaults:
   staging: review
-`, dir, up.URL, hold, receiver.URL, dir, e2ePolicies)
+`, dir, up.URL, hold, receiver.URL, dir, strings.ReplaceAll(extra, "$DIR", dir), policies, e2ePolicies)
 	e.cfgPath = filepath.Join(dir, "qgate.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -138,7 +146,7 @@ defaults:
 	}
 	e.srv = s
 	t.Cleanup(func() {
-		s.Close()
+		e.srv.Close() // the server running at the end (a test may restart it)
 		// After everything, the audit chain still verifies.
 		out, errOut, code := run(t, "", "audit", "verify", "--config", e.cfgPath)
 		if code != 0 || !strings.Contains(out, "audit chain OK") {

@@ -23,6 +23,7 @@ import (
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
 	"github.com/qgate/qgate/metrics"
+	"github.com/qgate/qgate/notify/slack"
 	"github.com/qgate/qgate/notify/webhook"
 	"github.com/qgate/qgate/policy"
 	httpproxy "github.com/qgate/qgate/proxy/http"
@@ -59,6 +60,9 @@ func (m *Main) serveCommand() *cobra.Command {
 				// markedly less collection work per call.
 				debug.SetGCPercent(DefaultGCPercent)
 			}
+			if err := startPprof(m.Stderr); err != nil {
+				return err
+			}
 			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, nil)))
 			if err != nil {
 				return err
@@ -91,6 +95,7 @@ type Server struct {
 	Logger  *slog.Logger
 
 	webhooks  *webhook.Notifier
+	slack     *slack.Notifier
 	proxies   map[string]*httpproxy.Proxy
 	pgProxies map[string]*pgproxy.Proxy
 
@@ -118,7 +123,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: st, UI: uiHandler, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
-	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger})
+	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger, Durability: audit.Durability(cfg.Audit.Durability)})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
 	s.Auth.CacheTTL = cfg.Auth.TokenCache
@@ -134,6 +139,7 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.webhooks = webhook.New(eps, webhook.Options{Logger: logger, Log: webhook.NewMemoryLog(1000)})
 		s.Reviews.Notifiers = append(s.Reviews.Notifiers, s.webhooks)
 	}
+	s.newSlack(logger)
 	s.API = web.New(s.Reviews, st, s.Auth, s.Audit)
 	s.API.GroupsOf = cfg.GroupsOf
 	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
@@ -178,7 +184,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.webHandler(), apiTLS); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.webHandler()), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -340,6 +346,7 @@ func (s *Server) closeParts() error {
 		s.webhooks.Shutdown(ctx)
 		cancel()
 	}
+	s.shutdownSlack()
 	var errs []error
 	if err := s.Audit.Close(); err != nil {
 		errs = append(errs, err)

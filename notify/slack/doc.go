@@ -18,8 +18,10 @@
 //   - review.decided, review.ended, review.executed: the message is updated
 //     in place (chat.update) with the outcome and who decided; no buttons.
 //
-// The message's channel and ts are remembered in memory per review id (and
-// learnt again from any click after a restart).
+// The message's channel and ts are remembered per review id, in memory and
+// in Options.Messages (a MessageStore; store/sqlite keeps them in the
+// slack_messages table), so a restarted qgate still updates the message in
+// place. A click on a message qgate has no record of records it.
 //
 // # Link-only reviews
 //
@@ -39,32 +41,20 @@
 // pair not seen before within that window. Anything else gets 401 and is
 // not acted on. A valid request gets 200 at once; the click is handled in
 // the background: users.info gives the clicker's profile e-mail,
-// Options.Identities maps it to a qgate identity and groups, and the vote
+// Options.Identities maps it to a qgate identity and groups (Directory:
+// the configuration's slack.identities first, then the identity whose
+// stored e-mail it is; groups from the configuration), and the vote
 // goes to Options.Reviews (the review engine, which enforces the
 // requester-cannot-approve, group and quorum rules). Refusals — a Slack user
 // without a qgate identity, a rule of the engine, a link-only review — are
 // shown to the clicker alone, as an ephemeral message through the
 // interaction's response_url (which must start with
-// Options.ResponseURLPrefix, https://hooks.slack.com/ by default).
+// Options.ResponseURLPrefix, https://hooks.slack.com/ by default, or the
+// scheme and host of Options.APIURL).
 //
 // Logs never contain the bot token, the signing secret, response URLs or
 // payloads; they name the review id, the Slack user id and the identity.
 //
-// # Setting up the Slack app
-//
-//  1. Create an app at https://api.slack.com/apps ("From scratch").
-//  2. OAuth & Permissions, Bot Token Scopes: chat:write (post and update
-//     messages), users:read and users:read.email (map clickers to
-//     identities by e-mail). Install the app to the workspace and copy the
-//     Bot User OAuth Token (xoxb-…) into the variable named by
-//     slack.token_env.
-//  3. Basic Information, App Credentials: copy the Signing Secret into the
-//     variable named by slack.signing_secret_env.
-//  4. Interactivity & Shortcuts: turn it on and set the Request URL to
-//     <public_url>/slack/interactions (reachable from Slack over HTTPS).
-//  5. Invite the app to the channel (/invite @qgate) and put the channel's
-//     id (C…) in slack.channel.
-//
-// Approvers' Slack profile e-mail addresses must match the e-mail of their
-// qgate identity; people Slack cannot match are refused with a message.
+// Setting up the Slack app, the configuration keys and what approvers see
+// are described in docs/slack.md.
 package slack

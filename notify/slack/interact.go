@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,13 +183,22 @@ func (n *Notifier) act(ctx context.Context, cb *slackapi.InteractionCallback, a 
 		return
 	}
 	email := u.Profile.Email
-	identity, groups, ok := "", []string(nil), false
+	identity, groups, err := "", []string(nil), qgate.Errorf(qgate.ENOTFOUND, "no e-mail address in the Slack profile")
 	if email != "" {
-		identity, groups, ok = n.identities(email)
+		identity, groups, err = n.identities(ctx, email)
 	}
-	if !ok || identity == "" {
+	switch code := qgate.ErrorCode(err); {
+	case code == qgate.ENOTFOUND || (err == nil && identity == ""):
 		log.Warn("slack user not mapped to a qgate identity", "has_email", email != "")
 		reply("Your Slack account is not linked to a qgate identity (no approver with your e-mail address), so your decision was not recorded.")
+		return
+	case code == qgate.EFORBIDDEN:
+		log.Warn("slack user not mapped to a qgate identity", "err", err)
+		reply("Your Slack account cannot be linked to one qgate identity (%s), so your decision was not recorded.", qgate.ErrorMessage(err))
+		return
+	case err != nil:
+		log.Error("slack identity lookup failed", "err", err)
+		reply("qgate could not look up your identity; try again, or decide review #%d in qgate.", id)
 		return
 	}
 	log = log.With("identity", identity)
@@ -198,7 +208,7 @@ func (n *Notifier) act(ctx context.Context, cb *slackapi.InteractionCallback, a 
 		reply("Review #%d: %s", id, qgate.ErrorMessage(err))
 		return
 	}
-	n.rememberIfUnknown(id, cb.Container.ChannelID, cb.Container.MessageTs)
+	n.rememberIfUnknown(ctx, log, id, cb.Container.ChannelID, cb.Container.MessageTs)
 	if !slackMayDecide(r) {
 		log.Warn("slack decision refused: review is link-only")
 		reply("Review #%d must be decided in qgate, not in Slack: %s", id, n.reviewURL(id))
@@ -224,7 +234,8 @@ func (n *Notifier) act(ctx context.Context, cb *slackapi.InteractionCallback, a 
 // ephemeral shows text to the clicker only. The response_url is not
 // logged: it is a bearer credential for the message.
 func (n *Notifier) ephemeral(ctx context.Context, log *slog.Logger, responseURL, text string) {
-	if responseURL == "" || !strings.HasPrefix(responseURL, n.respPrefix) {
+	allowed := slices.ContainsFunc(n.respPrefix, func(p string) bool { return strings.HasPrefix(responseURL, p) })
+	if responseURL == "" || !allowed {
 		log.Warn("slack reply not sent: missing or unexpected response_url")
 		return
 	}

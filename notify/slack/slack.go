@@ -1,11 +1,13 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,15 +67,23 @@ type Options struct {
 	// Reviews decides reviews from button clicks.
 	Reviews Decider
 	// Identities maps a Slack user's profile e-mail to a qgate identity
-	// and its groups; ok is false for unknown people.
-	Identities func(email string) (identity string, groups []string, ok bool)
+	// and its groups (Directory.Lookup does it from the configuration and
+	// the identity store). An error with code ENOTFOUND or EFORBIDDEN
+	// means the person may not decide from Slack; any other is a failure
+	// to look.
+	Identities func(ctx context.Context, email string) (identity string, groups []string, err error)
+	// Messages keeps where each review's message is, so that a restarted
+	// qgate still updates it in place (nil: in memory only).
+	Messages MessageStore
 	// SigningSecret is the Slack app's signing secret. It is never logged.
 	SigningSecret []byte
 	// PublicURL is the web UI's base URL, for review links when an event
 	// carries none.
 	PublicURL string
 	// ResponseURLPrefix restricts where ephemeral replies are posted
-	// (default DefaultResponseURLPrefix; tests point it at a fake).
+	// (default DefaultResponseURLPrefix). When APIURL is set, response
+	// URLs on its scheme and host are accepted too: a proxy in front of
+	// Slack, or a fake in tests.
 	ResponseURLPrefix string
 	Logger            *slog.Logger
 	// Now is the clock for signature timestamps (default time.Now).
@@ -85,6 +95,16 @@ type Options struct {
 	QueueSize   int // pending events (default DefaultQueueSize)
 }
 
+// MessageStore keeps the Slack message (channel and ts) of each review.
+// store/sqlite implements it.
+type MessageStore interface {
+	// SaveSlackMessage records the message of a review, replacing any
+	// recorded before.
+	SaveSlackMessage(ctx context.Context, reviewID int64, channel, ts string) error
+	// SlackMessage returns the message of a review; ENOTFOUND if none.
+	SlackMessage(ctx context.Context, reviewID int64) (channel, ts string, err error)
+}
+
 // Notifier posts review messages to a Slack channel, updates them in place
 // as reviews change, and handles their Approve/Reject buttons. It is safe
 // for concurrent use.
@@ -93,10 +113,11 @@ type Notifier struct {
 	http        *http.Client
 	channel     string
 	reviews     Decider
-	identities  func(string) (string, []string, bool)
+	identities  func(context.Context, string) (string, []string, error)
+	store       MessageStore
 	secret      []byte
 	publicURL   string
-	respPrefix  string
+	respPrefix  []string
 	logger      *slog.Logger
 	now         func() time.Time
 	backoff     func(int) time.Duration
@@ -142,13 +163,14 @@ func New(opts Options) *Notifier {
 	}
 	n := &Notifier{
 		api: slackapi.New(opts.Token, apiOpts...), http: hc, channel: opts.Channel,
-		reviews: opts.Reviews, identities: opts.Identities, secret: slices.Clone(opts.SigningSecret),
-		publicURL: opts.PublicURL, respPrefix: opts.ResponseURLPrefix, logger: opts.Logger,
+		reviews: opts.Reviews, identities: opts.Identities, store: opts.Messages, secret: slices.Clone(opts.SigningSecret),
+		publicURL: opts.PublicURL, logger: opts.Logger,
 		now: opts.Now, backoff: opts.Backoff, maxAttempts: opts.MaxAttempts,
 		messages: map[int64]msgRef{}, seen: map[string]time.Time{},
 	}
-	if n.respPrefix == "" {
-		n.respPrefix = DefaultResponseURLPrefix
+	n.respPrefix = []string{cmp.Or(opts.ResponseURLPrefix, DefaultResponseURLPrefix)}
+	if u, err := url.Parse(opts.APIURL); opts.APIURL != "" && err == nil && u.Host != "" {
+		n.respPrefix = append(n.respPrefix, u.Scheme+"://"+u.Host+"/")
 	}
 	if n.logger == nil {
 		n.logger = slog.Default()
@@ -278,10 +300,11 @@ func (n *Notifier) deliver(ev qgate.ReviewEvent) {
 		}
 		n.posted.Add(1)
 		n.remember(r.ID, channel, ts)
+		n.save(log, r.ID, channel, ts)
 		log.Info("slack message posted", "channel", channel, "ts", ts)
 		return
 	}
-	ref, ok := n.message(r.ID)
+	ref, ok := n.message(n.ctx, log, r.ID)
 	if !ok {
 		log.Debug("no slack message to update")
 		return
@@ -355,21 +378,52 @@ func (n *Notifier) remember(id int64, channel, ts string) {
 	n.messages[id] = msgRef{channel: channel, ts: ts, at: now}
 }
 
-// rememberIfUnknown records where a clicked message lives, so that a
-// restarted qgate can still update it.
-func (n *Notifier) rememberIfUnknown(id int64, channel, ts string) {
-	if _, ok := n.message(id); !ok {
-		n.remember(id, channel, ts)
+// save persists where a review's message is, when a MessageStore is set.
+// A failure only costs in-place updates after a restart: it is logged.
+func (n *Notifier) save(log *slog.Logger, id int64, channel, ts string) {
+	if n.store == nil || channel == "" || ts == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	if err := n.store.SaveSlackMessage(ctx, id, channel, ts); err != nil {
+		log.Error("slack message reference not saved; it will not be updated after a restart", "err", err)
 	}
 }
 
-func (n *Notifier) message(id int64) (msgRef, bool) {
-	n.msgMu.Lock()
-	defer n.msgMu.Unlock()
-	m, ok := n.messages[id]
-	return m, ok
+// rememberIfUnknown records where a clicked message lives, so that a
+// qgate that lost track of it (a store without the reference, a message
+// posted by another replica) can still update it.
+func (n *Notifier) rememberIfUnknown(ctx context.Context, log *slog.Logger, id int64, channel, ts string) {
+	if _, ok := n.message(ctx, log, id); !ok {
+		n.remember(id, channel, ts)
+		n.save(log, id, channel, ts)
+	}
 }
 
+// message returns where review id's message is: from memory, else from
+// the MessageStore (a message posted before a restart).
+func (n *Notifier) message(ctx context.Context, log *slog.Logger, id int64) (msgRef, bool) {
+	n.msgMu.Lock()
+	m, ok := n.messages[id]
+	n.msgMu.Unlock()
+	if ok || n.store == nil {
+		return m, ok
+	}
+	channel, ts, err := n.store.SlackMessage(ctx, id)
+	if err != nil {
+		if qgate.ErrorCode(err) != qgate.ENOTFOUND {
+			log.Error("slack message reference lookup failed", "err", err)
+		}
+		return msgRef{}, false
+	}
+	n.remember(id, channel, ts)
+	return msgRef{channel: channel, ts: ts, at: n.now()}, true
+}
+
+// forget drops the in-memory reference of a review that is over. The
+// stored one stays: it is small, and lets a late event still find the
+// message.
 func (n *Notifier) forget(id int64) {
 	n.msgMu.Lock()
 	defer n.msgMu.Unlock()

@@ -3,7 +3,6 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,12 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/slacktest"
 	"github.com/qgate/qgate/notify/slack"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/store/sqlite"
@@ -31,132 +30,17 @@ const (
 
 var secret = []byte("8f742231b10e8888abcd99yyyzzz85a5")
 
-// call is one request the fake Slack received.
-type call struct {
-	Method string // "chat.postMessage", "users.info", "response_url", …
-	Auth   string
-	Form   url.Values
-	JSON   map[string]any // response_url bodies
-}
-
-// fakeSlack implements the Web API methods qgate uses, answering with
-// Slack's JSON shapes, and a response_url endpoint.
-type fakeSlack struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []call
-	users map[string]string // Slack user id -> profile e-mail
-	seq   int
-}
-
-func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{users: map[string]string{
-		"U0ALICE": "alice@example.com", "U0CAROL": "carol@example.com", "U0MALLORY": "mallory@elsewhere.example",
-	}}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
+func newFakeSlack(t *testing.T) *slacktest.Server {
+	f := slacktest.New(t, token, channel)
+	f.AddUser("U0ALICE", "alice@example.com")
+	f.AddUser("U0CAROL", "carol@example.com")
+	f.AddUser("U0MALLORY", "mallory@elsewhere.example")
 	return f
 }
 
-func (f *fakeSlack) APIURL() string      { return f.URL + "/api/" }
-func (f *fakeSlack) ResponseURL() string { return f.URL + "/actions/T0001/123/abc" }
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if strings.HasPrefix(r.URL.Path, "/actions/") {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		f.calls = append(f.calls, call{Method: "response_url", JSON: body})
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	method := strings.TrimPrefix(r.URL.Path, "/api/")
-	_ = r.ParseForm()
-	c := call{Method: method, Auth: r.Header.Get("Authorization"), Form: r.PostForm}
-	f.calls = append(f.calls, c)
-	if c.Auth != "Bearer "+token && r.PostForm.Get("token") != token {
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	switch method {
-	case "chat.postMessage":
-		if r.PostForm.Get("channel") != channel {
-			writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
-			return
-		}
-		f.seq++
-		ts := fmt.Sprintf("1700000000.%06d", 100*f.seq)
-		writeJSON(w, map[string]any{"ok": true, "channel": channel, "ts": ts, "message": map[string]any{
-			"type": "message", "subtype": "bot_message", "text": r.PostForm.Get("text"), "ts": ts,
-			"bot_id": "B0QGATE", "app_id": "A0QGATE", "blocks": json.RawMessage(orNull(r.PostForm.Get("blocks"))),
-		}})
-	case "chat.update":
-		writeJSON(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts"),
-			"text": r.PostForm.Get("text"), "message": map[string]any{
-				"type": "message", "text": r.PostForm.Get("text"), "bot_id": "B0QGATE",
-				"blocks": json.RawMessage(orNull(r.PostForm.Get("blocks"))), "edited": map[string]any{"user": "B0QGATE", "ts": "1700000001.000000"},
-			}})
-	case "users.info":
-		id := r.PostForm.Get("user")
-		email, ok := f.users[id]
-		if !ok {
-			writeJSON(w, map[string]any{"ok": false, "error": "user_not_found"})
-			return
-		}
-		name := strings.Split(email, "@")[0]
-		writeJSON(w, map[string]any{"ok": true, "user": map[string]any{
-			"id": id, "team_id": "T0001", "name": name, "deleted": false, "real_name": name, "tz": "Europe/Paris",
-			"is_admin": false, "is_bot": false, "updated": 1700000000,
-			"profile": map[string]any{"real_name": name, "display_name": name, "email": email, "team": "T0001"},
-		}})
-	default:
-		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
-
-func orNull(s string) string {
-	if s == "" {
-		return "null"
-	}
-	return s
-}
-
-func (f *fakeSlack) Calls(method string) []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []call
-	for _, c := range f.calls {
-		if c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// waitCalls waits until the fake has received n calls of method.
-func (f *fakeSlack) waitCalls(t *testing.T, method string, n int) []call {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		cs := f.Calls(method)
-		if len(cs) >= n {
-			return cs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d %s calls, want %d", len(cs), method, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 type fixture struct {
-	slack    *fakeSlack
+	slack    *slacktest.Server
+	db       *sqlite.DB
 	engine   *review.Engine
 	notifier *slack.Notifier
 	handler  http.Handler
@@ -170,26 +54,21 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{slack: newFakeSlack(t), engine: review.New(db, db, nil), now: time.Now()}
+	f := &fixture{slack: newFakeSlack(t), db: db, engine: review.New(db, db, nil), now: time.Now()}
 	f.engine.PublicURL = "https://qgate.example"
 	f.notifier = slack.New(slack.Options{
 		Token: token, Channel: channel, APIURL: f.slack.APIURL(),
 		Reviews: f.engine,
-		Identities: func(email string) (string, []string, bool) {
-			switch email {
-			case "alice@example.com":
-				return "alice", []string{"dba"}, true
-			case "carol@example.com":
-				return "carol", []string{"dba"}, true
-			}
-			return "", nil, false
-		},
-		SigningSecret:     secret,
-		PublicURL:         "https://qgate.example",
-		ResponseURLPrefix: f.slack.URL + "/actions/",
-		Logger:            slog.New(slog.DiscardHandler),
-		Now:               func() time.Time { return f.now },
-		Backoff:           func(int) time.Duration { return time.Millisecond },
+		Identities: (&slack.Directory{
+			Emails:   map[string]string{"alice@example.com": "alice", "carol@example.com": "carol"},
+			GroupsOf: func(string) []string { return []string{"dba"} },
+		}).Lookup,
+		Messages:      db,
+		SigningSecret: secret,
+		PublicURL:     "https://qgate.example",
+		Logger:        slog.New(slog.DiscardHandler),
+		Now:           func() time.Time { return f.now },
+		Backoff:       func(int) time.Duration { return time.Millisecond },
 	})
 	t.Cleanup(func() { f.notifier.Close() })
 	f.engine.Notifiers = []qgate.Notifier{f.notifier}
@@ -220,23 +99,7 @@ func (f *fixture) create(t *testing.T, payload string, reqs ...qgate.ReviewRequi
 
 // click builds Slack's block_actions interaction for a button click.
 func (f *fixture) click(user, actionID string, id int64) []byte {
-	payload := map[string]any{
-		"type": "block_actions", "team": map[string]any{"id": "T0001", "domain": "example"},
-		"user":         map[string]any{"id": user, "username": strings.ToLower(user), "team_id": "T0001"},
-		"api_app_id":   "A0QGATE",
-		"token":        "legacy-verification-token",
-		"container":    map[string]any{"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": false},
-		"trigger_id":   "123.456.abc",
-		"channel":      map[string]any{"id": channel, "name": "reviews"},
-		"response_url": f.slack.ResponseURL(),
-		"actions": []map[string]any{{
-			"action_id": actionID, "block_id": "qgate_review_" + strconv.FormatInt(id, 10), "type": "button",
-			"value": strconv.FormatInt(id, 10), "action_ts": "1700000002.000200",
-			"text": map[string]any{"type": "plain_text", "text": "Approve", "emoji": true},
-		}},
-	}
-	b, _ := json.Marshal(payload)
-	return []byte(url.Values{"payload": {string(b)}}.Encode())
+	return f.slack.Click(user, actionID, id)
 }
 
 func (f *fixture) post(body []byte, ts time.Time, sig string) *httptest.ResponseRecorder {
@@ -250,41 +113,7 @@ func (f *fixture) post(body []byte, ts time.Time, sig string) *httptest.Response
 }
 
 func (f *fixture) signedPost(body []byte, ts time.Time) *httptest.ResponseRecorder {
-	return f.post(body, ts, slack.Sign(secret, strconv.FormatInt(ts.Unix(), 10), body))
-}
-
-func blocksOf(t *testing.T, c call) string {
-	t.Helper()
-	var blocks slackapi.Blocks // Slack's shapes decode
-	if err := json.Unmarshal([]byte(c.Form.Get("blocks")), &blocks); err != nil {
-		t.Fatalf("blocks: %v", err)
-	}
-	// Re-encode without HTML escaping, so that tests see the text as Slack does.
-	var v any
-	_ = json.Unmarshal([]byte(c.Form.Get("blocks")), &v)
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return b.String()
-}
-
-func actionIDs(t *testing.T, c call) []string {
-	t.Helper()
-	var blocks []map[string]any
-	if err := json.Unmarshal([]byte(c.Form.Get("blocks")), &blocks); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, b := range blocks {
-		if b["type"] != "actions" {
-			continue
-		}
-		for _, e := range b["elements"].([]any) {
-			ids = append(ids, e.(map[string]any)["action_id"].(string))
-		}
-	}
-	return ids
+	return f.post(body, ts, slacktest.Sign(secret, strconv.FormatInt(ts.Unix(), 10), body))
 }
 
 func (f *fixture) review(t *testing.T, id int64) *qgate.Review {
@@ -300,14 +129,14 @@ func TestCreatedPostsMessageWithButtons(t *testing.T) {
 	f := newFixture(t)
 	payload := strings.Repeat(longPayload, 30) // ~3,000 characters
 	r := f.create(t, payload)
-	post := f.slack.waitCalls(t, "chat.postMessage", 1)[0]
+	post := f.slack.WaitCalls(t, "chat.postMessage", 1)[0]
 	if post.Auth != "Bearer "+token && post.Form.Get("token") != token {
 		t.Error("no bot token sent")
 	}
 	if got := post.Form.Get("channel"); got != channel {
 		t.Errorf("channel = %q", got)
 	}
-	blocks := blocksOf(t, post)
+	blocks := post.Blocks(t)
 	for _, want := range []string{"carol", "orders-db (production)", "high", "prod-writes", "UPDATE accounts SET balance = 0",
 		"&lt;script&gt;", "…", "more characters not shown", "https://qgate.example/reviews/" + strconv.FormatInt(r.ID, 10)} {
 		if !strings.Contains(blocks, want) {
@@ -320,7 +149,7 @@ func TestCreatedPostsMessageWithButtons(t *testing.T) {
 	if strings.Count(blocks, "UPDATE accounts") > 1500/len(longPayload)+1 {
 		t.Error("payload not truncated")
 	}
-	if got := actionIDs(t, post); strings.Join(got, ",") != "qgate_approve,qgate_reject,qgate_open" {
+	if got := post.ActionIDs(t); strings.Join(got, ",") != "qgate_approve,qgate_reject,qgate_open" {
 		t.Errorf("buttons = %v", got)
 	}
 	if !strings.Contains(post.Form.Get("text"), "Review #") {
@@ -331,21 +160,21 @@ func TestCreatedPostsMessageWithButtons(t *testing.T) {
 func TestSignedApprovalDecidesAndUpdatesMessage(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders WHERE id = 42")
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 
 	rec := f.signedPost(f.click("U0ALICE", slack.ActionApprove, r.ID), f.now)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	upd := f.slack.waitCalls(t, "chat.update", 1)[0]
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
 	if upd.Form.Get("channel") != channel || upd.Form.Get("ts") != "1700000000.000100" {
 		t.Errorf("updated %s/%s, want the posted message", upd.Form.Get("channel"), upd.Form.Get("ts"))
 	}
-	blocks := blocksOf(t, upd)
+	blocks := upd.Blocks(t)
 	if !strings.Contains(blocks, "Approved* by alice") {
 		t.Errorf("update lacks outcome: %s", blocks)
 	}
-	if ids := actionIDs(t, upd); len(ids) != 0 {
+	if ids := upd.ActionIDs(t); len(ids) != 0 {
 		t.Errorf("buttons left after decision: %v", ids)
 	}
 	got := f.review(t, r.ID)
@@ -363,12 +192,12 @@ func TestSignedApprovalDecidesAndUpdatesMessage(t *testing.T) {
 func TestSignedRejection(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DROP TABLE orders")
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	if rec := f.signedPost(f.click("U0ALICE", slack.ActionReject, r.ID), f.now); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
-	upd := f.slack.waitCalls(t, "chat.update", 1)[0]
-	if blocks := blocksOf(t, upd); !strings.Contains(blocks, "Rejected* by alice") {
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
+	if blocks := upd.Blocks(t); !strings.Contains(blocks, "Rejected* by alice") {
 		t.Errorf("update lacks outcome: %s", blocks)
 	}
 	if got := f.review(t, r.ID); got.Status != qgate.ReviewRejected {
@@ -379,7 +208,7 @@ func TestSignedRejection(t *testing.T) {
 func TestRefusedRequests(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders")
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	body := f.click("U0ALICE", slack.ActionApprove, r.ID)
 	ts := strconv.FormatInt(f.now.Unix(), 10)
 
@@ -418,7 +247,7 @@ func TestRefusedRequests(t *testing.T) {
 		if rec := f.signedPost(body, at); rec.Code != http.StatusOK {
 			t.Fatalf("first: status %d", rec.Code)
 		}
-		f.slack.waitCalls(t, "chat.update", 1)
+		f.slack.WaitCalls(t, "chat.update", 1)
 		if rec := f.signedPost(body, at); rec.Code != http.StatusUnauthorized {
 			t.Errorf("replay: status %d", rec.Code)
 		}
@@ -432,13 +261,13 @@ func TestRefusedRequests(t *testing.T) {
 func TestUnmappedUserRefused(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders")
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	for _, user := range []string{"U0MALLORY", "U0NOBODY"} { // unknown e-mail; unknown to Slack
 		if rec := f.signedPost(f.click(user, slack.ActionApprove, r.ID), f.now); rec.Code != http.StatusOK {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	replies := f.slack.waitCalls(t, "response_url", 2)
+	replies := f.slack.WaitCalls(t, "response_url", 2)
 	texts := ""
 	for _, r := range replies { // the two clicks run concurrently
 		if r.JSON["response_type"] != "ephemeral" || r.JSON["replace_original"] != false {
@@ -460,12 +289,12 @@ func TestUnmappedUserRefused(t *testing.T) {
 func TestEngineRefusalReported(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders") // requested by carol
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	if rec := f.signedPost(f.click("U0CAROL", slack.ActionApprove, r.ID), f.now); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
-	reply := f.slack.waitCalls(t, "response_url", 1)[0]
-	if text, _ := reply.JSON["text"].(string); !strings.Contains(text, "your own request") {
+	reply := f.slack.WaitCalls(t, "response_url", 1)[0]
+	if text, _ := reply.Text(), true; !strings.Contains(text, "your own request") {
 		t.Errorf("reply = %q", text)
 	}
 	if got := f.review(t, r.ID); got.Status != qgate.ReviewPending || len(got.Votes) != 0 {
@@ -476,19 +305,19 @@ func TestEngineRefusalReported(t *testing.T) {
 func TestQuorumKeepsButtons(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders", qgate.ReviewRequirement{Policy: "two-person", Approvers: []string{"dba"}, Quorum: 2, Timeout: time.Hour})
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	if rec := f.signedPost(f.click("U0ALICE", slack.ActionApprove, r.ID), f.now); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
-	reply := f.slack.waitCalls(t, "response_url", 1)[0]
-	if text, _ := reply.JSON["text"].(string); !strings.Contains(text, "still needs more approvals") {
+	reply := f.slack.WaitCalls(t, "response_url", 1)[0]
+	if text, _ := reply.Text(), true; !strings.Contains(text, "still needs more approvals") {
 		t.Errorf("reply = %q", text)
 	}
-	upd := f.slack.waitCalls(t, "chat.update", 1)[0]
-	if blocks := blocksOf(t, upd); !strings.Contains(blocks, "Approved so far by alice") {
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
+	if blocks := upd.Blocks(t); !strings.Contains(blocks, "Approved so far by alice") {
 		t.Errorf("update = %s", blocks)
 	}
-	if ids := actionIDs(t, upd); len(ids) != 3 {
+	if ids := upd.ActionIDs(t); len(ids) != 3 {
 		t.Errorf("buttons = %v", ids)
 	}
 }
@@ -497,19 +326,19 @@ func TestLinkModeHasNoButtonsAndRefusesApprovals(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders",
 		qgate.ReviewRequirement{Policy: "sso-only", Approvers: []string{"dba"}, Quorum: 1, Timeout: time.Hour, SlackMode: "link"})
-	post := f.slack.waitCalls(t, "chat.postMessage", 1)[0]
-	if ids := actionIDs(t, post); strings.Join(ids, ",") != "qgate_open" {
+	post := f.slack.WaitCalls(t, "chat.postMessage", 1)[0]
+	if ids := post.ActionIDs(t); strings.Join(ids, ",") != "qgate_open" {
 		t.Errorf("buttons = %v, want only the link", ids)
 	}
-	if blocks := blocksOf(t, post); !strings.Contains(blocks, `"url":"https://qgate.example/reviews/`) {
+	if blocks := post.Blocks(t); !strings.Contains(blocks, `"url":"https://qgate.example/reviews/`) {
 		t.Errorf("no link button: %s", blocks)
 	}
 	// A forged click (an old message, or a crafted payload signed by Slack).
 	if rec := f.signedPost(f.click("U0ALICE", slack.ActionApprove, r.ID), f.now); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
-	reply := f.slack.waitCalls(t, "response_url", 1)[0]
-	if text, _ := reply.JSON["text"].(string); !strings.Contains(text, "must be decided in qgate") {
+	reply := f.slack.WaitCalls(t, "response_url", 1)[0]
+	if text, _ := reply.Text(), true; !strings.Contains(text, "must be decided in qgate") {
 		t.Errorf("reply = %q", text)
 	}
 	if got := f.review(t, r.ID); got.Status != qgate.ReviewPending || len(got.Votes) != 0 {
@@ -521,8 +350,8 @@ func TestLinkModeHasNoButtonsAndRefusesApprovals(t *testing.T) {
 	r2 := f.create(t, "DELETE FROM orders",
 		qgate.ReviewRequirement{Policy: "writes", Approvers: []string{"dba"}, Quorum: 1, SlackMode: "approve"},
 		qgate.ReviewRequirement{Policy: "sso-only", Approvers: []string{"dba"}, Quorum: 1, SlackMode: "link"})
-	post2 := f.slack.waitCalls(t, "chat.postMessage", 2)[1]
-	if ids := actionIDs(t, post2); strings.Join(ids, ",") != "qgate_open" {
+	post2 := f.slack.WaitCalls(t, "chat.postMessage", 2)[1]
+	if ids := post2.ActionIDs(t); strings.Join(ids, ",") != "qgate_open" {
 		t.Errorf("mixed review %d buttons = %v, want only the link", r2.ID, ids)
 	}
 }
@@ -530,15 +359,15 @@ func TestLinkModeHasNoButtonsAndRefusesApprovals(t *testing.T) {
 func TestEndedAndExecutedUpdate(t *testing.T) {
 	f := newFixture(t)
 	r := f.create(t, "DELETE FROM orders")
-	f.slack.waitCalls(t, "chat.postMessage", 1)
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
 	if _, err := f.engine.Cancel(context.Background(), r.ID, "client went away"); err != nil {
 		t.Fatal(err)
 	}
-	upd := f.slack.waitCalls(t, "chat.update", 1)[0]
-	if blocks := blocksOf(t, upd); !strings.Contains(blocks, "Cancelled") || !strings.Contains(blocks, "client went away") {
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
+	if blocks := upd.Blocks(t); !strings.Contains(blocks, "Cancelled") || !strings.Contains(blocks, "client went away") {
 		t.Errorf("update = %s", blocks)
 	}
-	if ids := actionIDs(t, upd); len(ids) != 0 {
+	if ids := upd.ActionIDs(t); len(ids) != 0 {
 		t.Errorf("buttons = %v", ids)
 	}
 }
@@ -593,5 +422,219 @@ func TestRetriesServerErrors(t *testing.T) {
 	}
 	if s := n.Stats(); s.Posted != 1 || attempts != 3 {
 		t.Errorf("stats = %+v after %d attempts", s, attempts)
+	}
+}
+
+// TestRestartedNotifierUpdatesMessage: the message's place is kept in the
+// store, so a new Notifier (qgate restarted) on the same store updates the
+// message posted by the old one, with no click to learn it from.
+func TestRestartedNotifierUpdatesMessage(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "DELETE FROM orders WHERE id = 1")
+	r := f.create(t, "DELETE FROM orders WHERE id = 2")
+	posts := f.slack.WaitCalls(t, "chat.postMessage", 2)
+	ts := f.slack.MessageTS(r.ID)
+	if ts == "" || ts == f.slack.MessageTS(r.ID-1) {
+		t.Fatalf("fake recorded ts %q for review %d", ts, r.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.notifier.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	restarted := slack.New(slack.Options{Token: token, Channel: channel, APIURL: f.slack.APIURL(), Messages: f.db,
+		Logger: slog.New(slog.DiscardHandler), Backoff: func(int) time.Duration { return time.Millisecond }})
+	defer restarted.Close()
+	f.engine.Notifiers = []qgate.Notifier{restarted}
+	if _, err := f.engine.Cancel(context.Background(), r.ID, "client went away"); err != nil {
+		t.Fatal(err)
+	}
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
+	if upd.Form.Get("channel") != channel || upd.Form.Get("ts") != ts {
+		t.Errorf("updated %s/%s, want the message posted before the restart, %s/%s", upd.Form.Get("channel"), upd.Form.Get("ts"), channel, ts)
+	}
+	if blocks := upd.Blocks(t); !strings.Contains(blocks, "Cancelled") {
+		t.Errorf("update = %s", blocks)
+	}
+	if len(posts) != 2 || len(f.slack.Calls("chat.postMessage")) != 2 {
+		t.Error("the restarted notifier posted a new message")
+	}
+	if err := restarted.Shutdown(ctx); err != nil { // the worker counts after Slack answers
+		t.Fatal(err)
+	}
+	if s := restarted.Stats(); s.Updated != 1 || s.Failed != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+// TestClickTeachesMessage: a click on a message qgate has no record of
+// (posted before the store kept them) records it, in memory and in the
+// store, so the outcome replaces that message.
+func TestClickTeachesMessage(t *testing.T) {
+	f := newFixture(t)
+	r := f.create(t, "DELETE FROM orders")
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.notifier.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another database with the same review (id 1), but no message
+	// reference: as after a restore from a backup older than the message.
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	engine := review.New(db, db, nil)
+	created, err := engine.Create(context.Background(), review.Request{
+		Request:  &qgate.Request{ID: "req-2", Protocol: qgate.ProtocolPostgres, Target: "orders-db", Principal: qgate.Principal{Identity: "carol"}},
+		Decision: qgate.Decision{Action: qgate.ActionReview, Requirements: []qgate.ReviewRequirement{{Policy: "p", Approvers: []string{"dba"}, Quorum: 1, Timeout: time.Hour}}},
+		Payload:  "DELETE FROM orders", PayloadHash: review.Hash("DELETE FROM orders"), Shape: "sql:x",
+	})
+	if err != nil || created.ID != r.ID {
+		t.Fatalf("created %v, %v; want review %d", created, err, r.ID)
+	}
+	n := slack.New(slack.Options{Token: token, Channel: channel, APIURL: f.slack.APIURL(), Messages: db, Reviews: engine,
+		Identities:    (&slack.Directory{Emails: map[string]string{"alice@example.com": "alice"}, GroupsOf: func(string) []string { return []string{"dba"} }}).Lookup,
+		SigningSecret: secret, Logger: slog.New(slog.DiscardHandler), Backoff: func(int) time.Duration { return time.Millisecond }})
+	defer n.Close()
+	engine.Notifiers = []qgate.Notifier{n}
+	body := f.slack.Click("U0ALICE", slack.ActionApprove, r.ID)
+	rec := httptest.NewRecorder()
+	n.InteractionHandler().ServeHTTP(rec, slacktest.Request("/slack/interactions", secret, time.Now(), body))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	upd := f.slack.WaitCalls(t, "chat.update", 1)[0]
+	if want := f.slack.MessageTS(r.ID); upd.Form.Get("ts") != want {
+		t.Errorf("updated ts %s, want the clicked message %s", upd.Form.Get("ts"), want)
+	}
+	if _, ts, err := db.SlackMessage(context.Background(), r.ID); err != nil || ts != f.slack.MessageTS(r.ID) {
+		t.Errorf("stored message: %s, %v", ts, err)
+	}
+}
+
+func TestDirectory(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, id := range []*qgate.Identity{
+		{Name: "alice", Email: "Alice@Example.com"},
+		{Name: "bob", Email: "bob@example.com"},
+		{Name: "bob-admin", Email: "bob@example.com"},
+		{Name: "carol", Email: "carol@example.com"},
+		{Name: "ci-bot"},
+	} {
+		if err := db.UpsertIdentity(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &slack.Directory{
+		Emails:   map[string]string{"carol@example.com": "carol-ops", "Dave@Example.com": "dave", "bob@example.com": "bob"},
+		Store:    db,
+		GroupsOf: func(id string) []string { return map[string][]string{"alice": {"dba"}, "dave": {"dba", "sre"}}[id] },
+	}
+	for _, c := range []struct {
+		email, identity string
+		groups          string
+		code            string
+	}{
+		{"alice@example.com", "alice", "dba", ""},   // from the store, any case
+		{"carol@example.com", "carol-ops", "", ""},  // config wins over the store
+		{"dave@example.com", "dave", "dba,sre", ""}, // config only, any case
+		{"bob@example.com", "bob", "", ""},          // config settles a shared e-mail
+		{"nobody@example.com", "", "", qgate.ENOTFOUND},
+		{"", "", "", qgate.ENOTFOUND}, // identities without an e-mail never match
+	} {
+		id, groups, err := d.Lookup(ctx, c.email)
+		if id != c.identity || strings.Join(groups, ",") != c.groups || qgate.ErrorCode(err) != c.code {
+			t.Errorf("Lookup(%q) = %q %v %v; want %q [%s] code %q", c.email, id, groups, err, c.identity, c.groups, c.code)
+		}
+	}
+	// Two identities with one e-mail, and no config entry: refused.
+	d.Emails = nil
+	if id, _, err := d.Lookup(ctx, "bob@example.com"); qgate.ErrorCode(err) != qgate.EFORBIDDEN {
+		t.Errorf("shared e-mail: %q, %v; want EFORBIDDEN", id, err)
+	}
+}
+
+func TestAmbiguousEmailRefusedInSlack(t *testing.T) {
+	f := newFixture(t)
+	r := f.create(t, "DELETE FROM orders")
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
+	f.slack.AddUser("U0BOB", "bob@example.com")
+	for _, name := range []string{"bob", "robert"} {
+		if err := f.db.UpsertIdentity(context.Background(), &qgate.Identity{Name: name, Email: "bob@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := slack.New(slack.Options{Token: token, Channel: channel, APIURL: f.slack.APIURL(), Reviews: f.engine, Messages: f.db,
+		Identities:    (&slack.Directory{Store: f.db, GroupsOf: func(string) []string { return []string{"dba"} }}).Lookup,
+		SigningSecret: secret, Logger: slog.New(slog.DiscardHandler)})
+	defer n.Close()
+	rec := httptest.NewRecorder()
+	n.InteractionHandler().ServeHTTP(rec, slacktest.Request("/slack/interactions", secret, time.Now(), f.click("U0BOB", slack.ActionApprove, r.ID)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	reply := f.slack.WaitCalls(t, "response_url", 1)[0]
+	if !strings.Contains(reply.Text(), "cannot be linked to one qgate identity") {
+		t.Errorf("reply = %q", reply.Text())
+	}
+	if got := f.review(t, r.ID); got.Status != qgate.ReviewPending || len(got.Votes) != 0 {
+		t.Errorf("ambiguous e-mail decided: %s %+v", got.Status, got.Votes)
+	}
+}
+
+// TestResponseURLRestricted: ephemeral replies go only to Slack's hooks
+// host or the configured API's host, never to a URL elsewhere, even in a
+// correctly signed payload.
+func TestResponseURLRestricted(t *testing.T) {
+	f := newFixture(t)
+	r := f.create(t, "DELETE FROM orders") // requested by carol: her click is refused with a reply
+	f.slack.WaitCalls(t, "chat.postMessage", 1)
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	body := f.click("U0CAROL", slack.ActionApprove, r.ID)
+	form, _ := url.ParseQuery(string(body))
+	payload := strings.Replace(form.Get("payload"), jsonString(f.slack.ResponseURL()), jsonString(other.URL+"/actions/T0001/1/x"), 1)
+	body = []byte(url.Values{"payload": {payload}}.Encode())
+	if rec := f.signedPost(body, f.now); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	// The same click with Slack's response_url is answered: wait for it,
+	// so the first one has been handled too.
+	if rec := f.signedPost(f.click("U0CAROL", slack.ActionApprove, r.ID), f.now.Add(time.Second)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	f.slack.WaitCalls(t, "response_url", 1)
+	time.Sleep(50 * time.Millisecond)
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("%d replies went to a host that is not Slack's", n)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
+
+func TestSignMatchesSlack(t *testing.T) {
+	// Slack's documented example
+	// (https://api.slack.com/authentication/verifying-requests-from-slack).
+	body := []byte("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
+	key := []byte("8f742231b10e8888abcd99yyyzzz85a5")
+	const want = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+	if got := slack.Sign(key, "1531420618", body); got != want {
+		t.Errorf("slack.Sign = %s, want %s", got, want)
+	}
+	if got := slacktest.Sign(key, "1531420618", body); got != want {
+		t.Errorf("slacktest.Sign = %s, want %s", got, want)
 	}
 }

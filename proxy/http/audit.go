@@ -72,7 +72,12 @@ func (c *call) auditRequest(action qgate.Action, reason string, failClosed bool)
 	ev := c.event(qgate.AuditRequest, string(action), &d)
 	// A client that leaves does not cut the record short: the outcome of
 	// the append is then known for sure.
-	err := p.Audit.Append(context.WithoutCancel(c.r.Context()), ev)
+	var err error
+	if a, ok := p.Audit.(allowedAuditor); ok && action == qgate.ActionAllow {
+		err = a.AppendAllowed(context.WithoutCancel(c.r.Context()), ev)
+	} else {
+		err = p.Audit.Append(context.WithoutCancel(c.r.Context()), ev)
+	}
 	if err == nil {
 		c.audited = true
 		return true
@@ -86,6 +91,13 @@ func (c *call) auditRequest(action qgate.Action, reason string, failClosed bool)
 	c.problem(problem{Status: http.StatusServiceUnavailable, slug: "unavailable", Title: "Service unavailable",
 		Detail: "the request could not be recorded in the audit log, so it was not forwarded", ErrorID: c.errID}, "error")
 	return false
+}
+
+// allowedAuditor is an Auditor whose durability setting may let the
+// request event of an allowed call be committed after the call is
+// forwarded (*audit.Log: audit.durability).
+type allowedAuditor interface {
+	AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error
 }
 
 // asyncAuditor is an Auditor that can also queue an event without waiting

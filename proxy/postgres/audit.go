@@ -84,7 +84,12 @@ func (s *session) auditRequest(ctx context.Context, st *statement, action qgate.
 	}
 	ev := s.event(qgate.AuditRequest, string(action), st.req.ID, reviewID, nil)
 	ev.Data = d.appendJSON(make([]byte, 0, 256+len(d.SQL)))
-	err := p.Audit.Append(context.WithoutCancel(ctx), ev)
+	var err error
+	if a, ok := p.Audit.(allowedAuditor); ok && action == qgate.ActionAllow {
+		err = a.AppendAllowed(context.WithoutCancel(ctx), ev)
+	} else {
+		err = p.Audit.Append(context.WithoutCancel(ctx), ev)
+	}
 	if err != nil {
 		p.Logger.LogAttrs(ctx, slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
 			slog.String("request_id", st.req.ID), slog.Any("err", err))
@@ -117,6 +122,13 @@ func (s *session) finishExecution(e *execution) {
 		ReviewID: e.reviewID, GrantID: e.grantID, Error: e.err}
 	ev.Data = d.appendJSON(make([]byte, 0, 128))
 	p.appendAsync(ev)
+}
+
+// allowedAuditor is implemented by an Auditor whose durability setting
+// may let the request event of an allowed statement be committed after it
+// is forwarded (*audit.Log: audit.durability).
+type allowedAuditor interface {
+	AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error
 }
 
 // asyncAuditor is implemented by an Auditor that can queue an event and

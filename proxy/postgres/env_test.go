@@ -95,6 +95,20 @@ func newEnv(tb testing.TB, opts ...func(*pgproxy.Proxy)) *env {
 // proxy is created (for settings that New reads, such as TLS files).
 func newEnvTarget(tb testing.TB, target func(*qgate.Target), opts ...func(*pgproxy.Proxy)) *env {
 	tb.Helper()
+	return newEnvWith(tb, envOptions{target: target}, opts...)
+}
+
+// envOptions change how newEnvWith builds the environment.
+type envOptions struct {
+	target     func(*qgate.Target) // changes the target before New
+	durability audit.Durability    // of the audit log; default sync
+	// auditStore wraps the store the audit log writes to.
+	auditStore func(qgate.AuditStore) qgate.AuditStore
+}
+
+func newEnvWith(tb testing.TB, o envOptions, opts ...func(*pgproxy.Proxy)) *env {
+	tb.Helper()
+	target := o.target
 	ctx := context.Background()
 	e := &env{tb: tb, logs: &syncBuffer{}}
 	e.dsn = pgtest.CreateDB(tb, pgtest.DSN(tb))
@@ -116,7 +130,11 @@ func newEnvTarget(tb testing.TB, target func(*qgate.Target), opts ...func(*pgpro
 	key := make([]byte, 32)
 	rand.Read(key)
 	e.auth = auth.New(e.db, key)
-	e.log = audit.NewLog(e.db, audit.LogOptions{})
+	var auditStore qgate.AuditStore = e.db
+	if o.auditStore != nil {
+		auditStore = o.auditStore(e.db)
+	}
+	e.log = audit.NewLog(auditStore, audit.LogOptions{Durability: o.durability, Logger: slog.New(slog.DiscardHandler)})
 	e.reviews = review.New(e.db, e.db, e.log)
 	e.reviews.PublicURL = "http://qgate.test"
 	engine, err := policy.New(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults)

@@ -13,7 +13,10 @@
 #   qgate      qgate serve: token check, analysis, policy (allow), and a
 #              durable, hash-chained audit event before every forward, on
 #              the SQLite store in a temporary directory on disk
-#   qgate-tmpfs  the same with the SQLite file on /dev/shm (tmpfs), where
+#   qgate-async  the same with audit.durability: async: the request event
+#              is committed with the next group commit (milliseconds) after
+#              the call is forwarded. Set ASYNC=0 to leave it out.
+#   qgate-tmpfs  qgate (sync) with the SQLite file on /dev/shm (tmpfs), where
 #              fsync costs nothing: qgate's software path without the disk.
 #              NOT a durable setup; shown only to separate the two costs.
 #              Set TMPFS=0 to leave it out.
@@ -40,6 +43,7 @@ WARMUP=${WARMUP:-3s}
 BASE_PORT=${BASE_PORT:-17100}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 TMPFS=${TMPFS:-1}
+ASYNC=${ASYNC:-1}
 KEEP=${KEEP:-0} # 1: keep the temporary directory (configs, logs, databases)
 REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
 
@@ -122,7 +126,9 @@ P_SHM=$((BASE_PORT + 5))
 P_SHM_API=$((BASE_PORT + 6))
 P_BASE=$((BASE_PORT + 7))
 P_BASE_API=$((BASE_PORT + 8))
-for p in $(seq "$BASE_PORT" $((BASE_PORT + 8))); do
+P_ASYNC=$((BASE_PORT + 9))
+P_ASYNC_API=$((BASE_PORT + 10))
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 10))); do
 	port_free "$p" || die "port $p is in use (set BASE_PORT)"
 done
 
@@ -179,12 +185,14 @@ wait_http "http://127.0.0.1:$P_NGINX/"
 
 # --- qgate ------------------------------------------------------------------
 
-# qgate_start NAME DIR PORT APIPORT [BINARY]: writes DIR/qgate.yaml,
-# issues a token into DIR/token, starts qgate serve.
+# qgate_start NAME DIR PORT APIPORT [BINARY [DURABILITY]]: writes
+# DIR/qgate.yaml, issues a token into DIR/token, starts qgate serve.
 qgate_start() {
-	local name=$1 dir=$2 port=$3 api=$4 bin=${5:-$WORK/bin/qgate}
+	local name=$1 dir=$2 port=$3 api=$4 bin=${5:-$WORK/bin/qgate} durability=${6:-sync}
 	mkdir -p "$dir"
 	cat >"$dir/qgate.yaml" <<EOF
+audit:
+  durability: $durability
 server:
   listen: 127.0.0.1:$api
   public_url: http://127.0.0.1:$api
@@ -214,6 +222,11 @@ EOF
 qgate_start qgate "$WORK/qgate" "$P_QGATE" "$P_QGATE_API"
 TOKEN=$(cat "$WORK/qgate/token")
 TARGETS=(direct bare-go nginx qgate)
+if [ "$ASYNC" = 1 ]; then
+	qgate_start qgate-async "$WORK/qgate-async" "$P_ASYNC" "$P_ASYNC_API" "$WORK/bin/qgate" async
+	TOKEN_ASYNC=$(cat "$WORK/qgate-async/token")
+	TARGETS+=(qgate-async)
+fi
 if [ "$TMPFS" = 1 ] && [ -d /dev/shm ]; then
 	SHM=$(mktemp -d /dev/shm/qgate-bench.XXXXXX)
 	qgate_start qgate-tmpfs "$SHM" "$P_SHM" "$P_SHM_API"
@@ -233,6 +246,7 @@ target_args() {
 	bare-go) ARGS=("http://127.0.0.1:$P_BARE$REQ_PATH") ;;
 	nginx) ARGS=("http://127.0.0.1:$P_NGINX$REQ_PATH") ;;
 	qgate) ARGS=(-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_QGATE$REQ_PATH") ;;
+	qgate-async) ARGS=(-H "Authorization: Bearer $TOKEN_ASYNC" "http://127.0.0.1:$P_ASYNC$REQ_PATH") ;;
 	qgate-tmpfs) ARGS=(-H "Authorization: Bearer $TOKEN_SHM" "http://127.0.0.1:$P_SHM$REQ_PATH") ;;
 	qgate-base) ARGS=(-H "Authorization: Bearer $TOKEN_BASE" "http://127.0.0.1:$P_BASE$REQ_PATH") ;;
 	*) die "unknown target $1" ;;
@@ -321,6 +335,7 @@ done
 # --- latency at one connection ----------------------------------------------
 
 LAT_TARGETS=(direct qgate)
+[ -z "${TOKEN_ASYNC:-}" ] || LAT_TARGETS+=(qgate-async)
 [ -z "${TOKEN_SHM:-}" ] || LAT_TARGETS+=(qgate-tmpfs)
 [ -z "${TOKEN_BASE:-}" ] || LAT_TARGETS+=(qgate-base)
 log "latency: wrk -t1 -c1 -d$LAT_DURATION --latency, $ROUNDS rounds"
@@ -352,6 +367,10 @@ printf '%-22s %6s %11s   %s\n' qgate/bare-go "$(ratio "${MED[qgate]}" "${MED[bar
 printf '%-22s %6s %11s   %s\n' qgate/nginx "$(ratio "${MED[qgate]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate]}" "${CPU[nginx]}")" '>= 0.5'
 printf '%-22s %6s\n' nginx/direct "$(ratio "${MED[nginx]}" "${MED[direct]}")"
 printf '%-22s %6s %11s\n' bare-go/nginx "$(ratio "${MED[bare-go]}" "${MED[nginx]}")" "$(ratio "${CPU[bare-go]}" "${CPU[nginx]}")"
+if [ -n "${MED[qgate-async]:-}" ]; then
+	printf '%-22s %6s %11s   %s\n' qgate-async/bare-go "$(ratio "${MED[qgate-async]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[bare-go]}")" '>= 1.0 (audit.durability: async)'
+	printf '%-22s %6s %11s   %s\n' qgate-async/nginx "$(ratio "${MED[qgate-async]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[nginx]}")" '>= 0.5 (audit.durability: async)'
+fi
 if [ -n "${MED[qgate-tmpfs]:-}" ]; then
 	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/bare-go "$(ratio "${MED[qgate-tmpfs]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[bare-go]}")" '(software path, not durable)'
 	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/nginx "$(ratio "${MED[qgate-tmpfs]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[nginx]}")" '(software path, not durable)'
@@ -367,6 +386,9 @@ for t in "${LAT_TARGETS[@]}"; do
 	printf '%-22s %8.0f µs\n' "$t" "${LAT[$t]}"
 done
 printf '%-22s %8.0f µs   %s\n' 'added by qgate' "$(awk -v a="${LAT[qgate]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" 'goal <= 100 µs'
+if [ -n "${LAT[qgate-async]:-}" ]; then
+	printf '%-22s %8.0f µs   %s\n' 'added by qgate-async' "$(awk -v a="${LAT[qgate-async]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" 'goal <= 100 µs (audit.durability: async)'
+fi
 if [ -n "${LAT[qgate-base]:-}" ]; then
 	printf '%-22s %8.0f µs\n' 'added by qgate-base' "$(awk -v a="${LAT[qgate-base]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')"
 fi
@@ -377,3 +399,7 @@ fi
 # The audit log must hold every call, and its chain must verify.
 printf '\n%s\n' "qgate audit log after the run:"
 "$WORK/bin/qgate" audit verify --config "$WORK/qgate/qgate.yaml" 2>&1 | sed 's/^/  /' || true
+if [ -n "${TOKEN_ASYNC:-}" ]; then
+	printf '%s\n' "qgate-async audit log after the run:"
+	"$WORK/bin/qgate" audit verify --config "$WORK/qgate-async/qgate.yaml" 2>&1 | sed 's/^/  /' || true
+fi

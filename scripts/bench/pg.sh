@@ -11,12 +11,16 @@
 #   qgate      qgate serve, allow-everything policy (when: 'true'): every
 #              statement is parsed, decided and audited (a durable,
 #              hash-chained "request" event before it is forwarded and an
-#              "execution" event after), SQLite store in a temp dir on disk
+#              "execution" event after), SQLite store in a temp dir on disk,
+#              audit.durability: sync (the default)
+#   qgate-async  the same with audit.durability: async: the request event
+#              is committed with the next group commit (milliseconds) after
+#              the statement is forwarded. ASYNC=0 leaves it out.
 #   pgbouncer  pgbouncer, pool_mode = session
-#   qgate-tmpfs  the same qgate with its SQLite store on /dev/shm (tmpfs),
+#   qgate-tmpfs  qgate (sync) with its SQLite store on /dev/shm (tmpfs),
 #              where fsync costs nothing: qgate's software path without the
 #              disk. NOT a durable setup; shown only to separate the two
-#              costs. TMPFS=0 leaves it out.
+#              costs. TMPFS=1 adds it.
 #
 # Throughput: for every mode below, pgbench -n -c $CLIENTS -j $JOBS -T
 # $BENCH_SECONDS against each target in turn, $BENCH_ROUNDS rounds, the
@@ -31,7 +35,7 @@
 # and p50 latency (from pgbench's per-transaction log), and the difference.
 #
 # Environment: BENCH_SECONDS (10), BENCH_ROUNDS (5), SCALE (10), CLIENTS
-# (8), JOBS (2), MODES (all four, space-separated), TMPFS (1), KEEP=1 keeps the
+# (8), JOBS (2), MODES (all four, space-separated), ASYNC (1), TMPFS (0), KEEP=1 keeps the
 # temporary directory (configs, logs, audit database). QGATE_BIN runs an
 # already built qgate instead of building one. Extra environment (GOGC,
 # GOMAXPROCS...) passes through to qgate.
@@ -49,7 +53,8 @@ CLIENTS=${CLIENTS:-8}
 JOBS=${JOBS:-2}
 MODES=${MODES:-select-simple select-extended select-prepared tpcb-simple}
 KEEP=${KEEP:-0}
-TMPFS=${TMPFS:-1}
+TMPFS=${TMPFS:-0}
+ASYNC=${ASYNC:-1}
 
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -152,9 +157,11 @@ if [ -z "${QGATE_BIN:-}" ]; then
 	log "building qgate"
 	go build -o "$QGATE" ./cmd/qgate
 fi
-# qgate_config DIR PORT API: writes DIR/qgate.yaml (store in DIR)
+# qgate_config DIR PORT API DURABILITY: writes DIR/qgate.yaml (store in DIR)
 qgate_config() {
 	cat >"$1/qgate.yaml" <<YAML
+audit:
+  durability: $4
 server:
   listen: 127.0.0.1:$3
   public_url: http://127.0.0.1:$3
@@ -177,27 +184,37 @@ defaults:
 YAML
 }
 export QGATE_BENCH_PG_PASSWORD=$PGPW
-QPORT=$(free_port)
-qgate_config "$WORK" "$QPORT" "$(free_port)"
-tok=$("$QGATE" token create --config "$WORK/qgate.yaml" --identity bench --json)
-QUSER=$(echo "$tok" | jq -r .id)
-QPW=$(echo "$tok" | jq -r .secret)
-start qgate "$QGATE" serve --config "$WORK/qgate.yaml"
-QGATE_PID=${PIDS[-1]}
-wait_port "$QPORT" qgate
-TARGETS=(direct qgate pgbouncer)
+# Every qgate variant: its name, port, token user and password.
+declare -A Q_PORT Q_USER Q_PW
+QVARIANTS=()
+# qgate_variant NAME DIR DURABILITY: configures and starts one qgate.
+qgate_variant() {
+	local port tok
+	port=$(free_port)
+	qgate_config "$2" "$port" "$(free_port)" "$3"
+	tok=$("$QGATE" token create --config "$2/qgate.yaml" --identity bench --json)
+	Q_PORT[$1]=$port
+	Q_USER[$1]=$(echo "$tok" | jq -r .id)
+	Q_PW[$1]=$(echo "$tok" | jq -r .secret)
+	if [ ${#QVARIANTS[@]} -eq 0 ]; then
+		start "$1" "$QGATE" serve --config "$2/qgate.yaml"
+	else
+		# Profiling hooks (QGATE_PPROF_LISTEN) are for the first only.
+		start "$1" env -u QGATE_PPROF_LISTEN "$QGATE" serve --config "$2/qgate.yaml"
+	fi
+	wait_port "$port" "$1"
+	QVARIANTS+=("$1")
+}
+qgate_variant qgate "$WORK" sync
+if [ "$ASYNC" = 1 ]; then
+	mkdir -p "$WORK/async"
+	qgate_variant qgate-async "$WORK/async" async
+fi
 if [ "$TMPFS" = 1 ]; then
 	SHM=$(mktemp -d /dev/shm/qgate-pgbench.XXXXXX)
-	SPORT=$(free_port)
-	qgate_config "$SHM" "$SPORT" "$(free_port)"
-	tok=$("$QGATE" token create --config "$SHM/qgate.yaml" --identity bench --json)
-	SUSER=$(echo "$tok" | jq -r .id)
-	SPW=$(echo "$tok" | jq -r .secret)
-	# A CPU profile hook (QGATE_CPUPROFILE in a profiling build) is for the first only.
-	start qgate-tmpfs env -u QGATE_CPUPROFILE -u QGATE_TMP_CPUPROFILE "$QGATE" serve --config "$SHM/qgate.yaml"
-	wait_port "$SPORT" qgate-tmpfs
-	TARGETS+=(qgate-tmpfs)
+	qgate_variant qgate-tmpfs "$SHM" sync
 fi
+TARGETS=(direct pgbouncer "${QVARIANTS[@]}")
 
 # --- pgbouncer ----------------------------------------------------------------
 
@@ -235,9 +252,8 @@ wait_port "$BPORT" pgbouncer
 target() {
 	case $1 in
 	direct) T_PORT=$PGPORT T_USER=$PGUSER T_PW=$PGPW ;;
-	qgate) T_PORT=$QPORT T_USER=$QUSER T_PW=$QPW ;;
 	pgbouncer) T_PORT=$BPORT T_USER=$PGUSER T_PW=$PGPW ;;
-	qgate-tmpfs) T_PORT=$SPORT T_USER=$SUSER T_PW=$SPW ;;
+	*) T_PORT=${Q_PORT[$1]} T_USER=${Q_USER[$1]} T_PW=${Q_PW[$1]} ;;
 	esac
 }
 
@@ -292,8 +308,7 @@ done
 declare -A LAT P50
 log "latency: $BENCH_ROUNDS rounds of ${BENCH_SECONDS}s, pgbench -c 1 -j 1 -S -M simple"
 for r in $(seq "$BENCH_ROUNDS"); do
-	LT=(direct qgate)
-	[ "$TMPFS" != 1 ] || LT+=(qgate-tmpfs)
+	LT=(direct "${QVARIANTS[@]}")
 	for t in "${LT[@]}"; do
 		rm -f "$WORK"/lat.*
 		pgb "$t" -c 1 -j 1 -S -M simple -T "$BENCH_SECONDS" -l --log-prefix="$WORK/lat"
@@ -312,23 +327,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 
 echo
 echo "pgbench -c $CLIENTS -j $JOBS, scale $SCALE, median TPS of $BENCH_ROUNDS rounds of ${BENCH_SECONDS}s ($(nproc) CPUs)"
-hdr="mode direct qgate pgbouncer"
-[ "$TMPFS" != 1 ] || hdr="$hdr qgate-tmpfs"
-hdr="$hdr qgate/direct pgbouncer/direct qgate/pgbouncer"
-[ "$TMPFS" != 1 ] || hdr="$hdr tmpfs/pgbouncer"
+hdr="mode direct pgbouncer ${QVARIANTS[*]} pgbouncer/direct"
+for v in "${QVARIANTS[@]}"; do hdr="$hdr $v/direct $v/pgbouncer"; done
 {
 	echo "$hdr"
 	for mode in $MODES; do
 		d=$(med "${TPS[$mode.direct]}")
-		q=$(med "${TPS[$mode.qgate]}")
 		b=$(med "${TPS[$mode.pgbouncer]}")
-		line="$mode $(printf '%.0f %.0f %.0f' "$d" "$q" "$b")"
-		if [ "$TMPFS" = 1 ]; then
-			m=$(med "${TPS[$mode.qgate-tmpfs]}")
-			line="$line $(printf '%.0f' "$m")"
-		fi
-		line="$line $(ratio "$q" "$d") $(ratio "$b" "$d") $(ratio "$q" "$b")"
-		[ "$TMPFS" != 1 ] || line="$line $(ratio "$m" "$b")"
+		line="$mode $(printf '%.0f %.0f' "$d" "$b")"
+		for v in "${QVARIANTS[@]}"; do line="$line $(printf '%.0f' "$(med "${TPS[$mode.$v]}")")"; done
+		line="$line $(ratio "$b" "$d")"
+		for v in "${QVARIANTS[@]}"; do
+			q=$(med "${TPS[$mode.$v]}")
+			line="$line $(ratio "$q" "$d") $(ratio "$q" "$b")"
+		done
 		echo "$line"
 	done
 } | column -t

@@ -73,13 +73,19 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-// migrate applies every pending migration of ms, which are in version
-// order, in one transaction. It refuses a database whose recorded version
-// is newer than the newest of ms.
+// migrate applies every migration of ms (which are in version order) that
+// the database has not recorded, in one transaction. It goes by the set of
+// recorded versions, not the highest: a migration numbered below one
+// already applied (0002 arriving in a build after 0003 was applied) still
+// runs, so migrations developed side by side must not depend on each
+// other. It refuses a database that recorded a version ms does not have: a
+// newer qgate migrated it.
 func (db *DB) migrate(ctx context.Context, ms []migration) error {
+	known := map[int]bool{}
 	latest := 0
-	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+	for _, m := range ms {
+		known[m.version] = true
+		latest = max(latest, m.version)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -89,17 +95,18 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 		)`); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRowContext(ctx,
-			`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		applied, err := appliedVersions(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if current > latest {
-			return fmt.Errorf("%w: the file is at version %d, this build knows up to %d; upgrade qgate",
-				ErrSchemaNewer, current, latest)
+		for v, name := range applied {
+			if !known[v] {
+				return fmt.Errorf("%w: the file has migration %d (%s), this build knows up to %d; upgrade qgate",
+					ErrSchemaNewer, v, name, latest)
+			}
 		}
 		for _, m := range ms {
-			if m.version <= current {
+			if _, done := applied[m.version]; done {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -117,4 +124,23 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// appliedVersions returns the recorded migrations: version -> file name.
+func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version, name FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]string{}
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return nil, err
+		}
+		applied[v] = name
+	}
+	return applied, rows.Err()
 }

@@ -101,6 +101,41 @@ func TestOpen_Migrate(t *testing.T) {
 			t.Fatalf("after a failed migration: %d new tables, version %d; want 0 and %d", n, max, v)
 		}
 	})
+	t.Run("Gap", func(t *testing.T) {
+		// A migration numbered below one already applied still runs: a
+		// database migrated by a build with 0001 and 0003 gets 0002 from a
+		// build that has all three.
+		db, err := Open(filepath.Join(t.TempDir(), "qgate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		v := SchemaVersion()
+		early := migration{version: v + 1, name: "early.sql", sql: `CREATE TABLE early (x INTEGER);`}
+		late := migration{version: v + 2, name: "late.sql", sql: `CREATE TABLE late (x INTEGER);`}
+		if err := db.migrate(context.Background(), append(mustMigrations(t), late)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.migrate(context.Background(), append(mustMigrations(t), early, late)); err != nil {
+			t.Fatalf("migrate with the gap filled: %v", err)
+		}
+		var n, recorded int
+		if err := db.r.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('early', 'late')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.r.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version IN (?, ?)`, v+1, v+2).Scan(&recorded); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 || recorded != 2 {
+			t.Fatalf("after filling the gap: %d tables, %d recorded; want 2 and 2", n, recorded)
+		}
+		// A build that lacks a recorded migration refuses the file, even
+		// when it knows a higher one.
+		err = db.migrate(context.Background(), append(mustMigrations(t), late))
+		if !errors.Is(err, ErrSchemaNewer) {
+			t.Fatalf("migrate without a recorded migration: err = %v, want ErrSchemaNewer", err)
+		}
+	})
 	t.Run("LoadOrder", func(t *testing.T) {
 		ms, err := loadMigrations(fstest.MapFS{
 			"m/0010_c.sql": {Data: []byte(`c`)},

@@ -28,3 +28,7 @@ func MustOpen(tb testing.TB) *sqlite.DB {
 func TestDB_Store(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) qgate.Store { return MustOpen(t) })
 }
+
+func TestDB_SlackMessages(t *testing.T) {
+	storetest.RunSlackMessages(t, func(t *testing.T) storetest.SlackMessageStore { return MustOpen(t) })
+}
