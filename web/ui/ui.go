@@ -105,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
 	a := h.files[r.PathValue("file")]
-	if a == nil || a == h.shell {
+	if a == nil {
 		securityHeaders(w.Header())
 		http.Error(w, "404 page not found", http.StatusNotFound)
 		return
