@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,10 +23,12 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/demo"
 	"github.com/qgate/qgate/internal/pgtest"
+	"github.com/qgate/qgate/review"
 )
 
 // The browser tests drive Debian's chromium (headless) through the web UI
@@ -165,7 +167,8 @@ func startBrowserE2E(t *testing.T) *browserE2E {
 	}
 	t.Cleanup(func() { direct.Close(ctx) })
 	if _, err := direct.Exec(ctx, `CREATE TABLE invoices (id int PRIMARY KEY, paid bool NOT NULL DEFAULT false);
-		INSERT INTO invoices SELECT g FROM generate_series(1, 5) g`); err != nil {
+		INSERT INTO invoices SELECT g FROM generate_series(1, 5) g;
+		CREATE TABLE ledger (id serial PRIMARY KEY, note text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	e.direct = direct
@@ -183,7 +186,7 @@ targets:
     environment: staging
     listen: 127.0.0.1:0
     upstream: {url: %s}
-    hold: 60s
+    hold: 30s
   - name: db
     protocol: postgres
     environment: prod
@@ -295,33 +298,409 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-var errUnused = errors.New("unused")
-
-func TestBrowser_Scratch(t *testing.T) {
-	e := startBrowserE2E(t)
-	ctx := tab(t, 120*time.Second)
-	e.signIn(t, ctx, "alice")
-	del := e.call("DELETE", "/v1/items/1", "")
-	post := e.call("POST", "/v1/items", `{"name": "new invoice ✓", "amount": 12.5}`)
-	go func() {
-		c, err := e.pgConn(context.Background())
+// waitReview waits for a pending review that match accepts.
+func (e *browserE2E) waitReview(t *testing.T, match func(*qgate.Review) bool) *qgate.Review {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rs, err := e.srv.Reviews.List(context.Background(), qgate.ReviewFilter{Status: qgate.ReviewPending})
 		if err != nil {
-			return
-		}
-		c.Exec(context.Background(), "UPDATE invoices SET paid = true WHERE id = $1 AND paid = $2", 3, false)
-	}()
-	time.Sleep(time.Second)
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL()+"/"), chromedp.WaitVisible(chromedp.CSS("li.row"))); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	screenshot(t, ctx, "inbox")
-	for _, p := range []string{"/reviews/1", "/reviews/2", "/reviews/3", "/history", "/policies", "/tokens"} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL()+p), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(700 * time.Millisecond)
-		screenshot(t, ctx, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-"))
+		for _, r := range rs {
+			if match(r) {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held request's review did not appear")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	_, _ = del, post
+}
+
+func payloadPrefix(prefix string) func(*qgate.Review) bool {
+	return func(r *qgate.Review) bool { return strings.HasPrefix(r.Payload, prefix) }
+}
+
+// do runs browser actions and fails the test on an error.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// js evaluates an expression in the page (awaiting a promise) into T.
+func js[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// open navigates the tab to a page of the UI and waits for sel.
+func (e *browserE2E) open(t *testing.T, ctx context.Context, path, sel string) {
+	t.Helper()
+	do(t, ctx, "open "+path, chromedp.Navigate(e.srv.URL()+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// unlabelled lists the form controls of the page that have no label.
+const unlabelledJS = `[...document.querySelectorAll('input:not([type=hidden]),select,textarea')]
+	.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.closest('[hidden]'))
+	.map(el => el.id || el.name || el.outerHTML.slice(0, 60))`
+
+func noUnlabelled(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	if bad := js[[]string](t, ctx, unlabelledJS); len(bad) > 0 {
+		t.Errorf("%s has controls without a label: %v", page, bad)
+	}
+}
+
+// watchRows records, in the page, when each inbox row first appeared
+// (Date.now(), the same clock as the server's on one machine), and marks
+// the page so that a reload would show.
+const watchRowsJS = `(() => {
+	window.__page = Math.random();
+	window.__seen = {};
+	const note = () => { for (const li of document.querySelectorAll('li.row')) if (!(li.dataset.id in __seen)) __seen[li.dataset.id] = Date.now(); };
+	new MutationObserver(note).observe(document.getElementById('main'), {subtree: true, childList: true});
+	note();
+	return window.__page;
+})()`
+
+func TestBrowser(t *testing.T) {
+	sharedBrowser(t) // skip or fail early without Chromium
+	e := startBrowserE2E(t)
+
+	// A held HTTP call and a held statement (pgx, extended protocol, so
+	// with bound parameters) appear in an open inbox without a reload;
+	// the statement is approved from its review page (opened with the
+	// keyboard) and runs once, the call is rejected from the inbox with a
+	// reason that its client sees; the history tells the whole story.
+	t.Run("InboxApproveRejectStory", func(t *testing.T) {
+		t.Parallel()
+		alice := tab(t, 60*time.Second)
+		e.signIn(t, alice, "alice")
+		e.open(t, alice, "/", ".live.on")
+		page := js[float64](t, alice, watchRowsJS)
+
+		sent := time.Now()
+		httpDone := e.call("DELETE", "/v1/items/2", "")
+		type pgResult struct {
+			id  int
+			at  time.Time
+			err error
+		}
+		pgDone := make(chan pgResult, 1)
+		go func() {
+			ctx := context.Background()
+			conn, err := e.pgConn(ctx)
+			if err != nil {
+				pgDone <- pgResult{err: err}
+				return
+			}
+			defer conn.Close(ctx)
+			var r pgResult
+			r.err = conn.QueryRow(ctx, "INSERT INTO ledger (note) VALUES ($1) RETURNING id", "refund é€😀 #7").Scan(&r.id)
+			r.at = time.Now()
+			pgDone <- r
+		}()
+		rvHTTP := e.waitReview(t, payloadPrefix("DELETE /v1/items/2"))
+		rvPG := e.waitReview(t, func(r *qgate.Review) bool { return strings.Contains(r.Payload, "INSERT INTO ledger") })
+		for _, rv := range []*qgate.Review{rvHTTP, rvPG} {
+			do(t, alice, "row in the inbox", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#decide li.row[data-id="%d"]`, rv.ID))))
+		}
+		if js[float64](t, alice, "window.__page") != page {
+			t.Fatal("the inbox reloaded")
+		}
+		seen := js[map[string]float64](t, alice, "window.__seen")
+		for _, rv := range []*qgate.Review{rvHTTP, rvPG} {
+			ms := seen[fmt.Sprint(rv.ID)] - float64(rv.CreatedAt.UnixMilli())
+			t.Logf("review %d (%s) appeared in the open inbox %.0f ms after it was created (%v after the request was sent)",
+				rv.ID, rv.Target, ms, time.Duration(seen[fmt.Sprint(rv.ID)]*1e6)-time.Duration(sent.UnixNano()))
+		}
+		if !strings.Contains(text(t, alice, fmt.Sprintf(`li.row[data-id="%d"]`, rvPG.ID)), "INSERT INTO ledger") {
+			t.Fatal("the inbox row does not show the statement")
+		}
+		screenshot(t, alice, "inbox")
+
+		// Keyboard: select the statement's row, Enter opens its review.
+		do(t, alice, "select and open with Enter",
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"] .rowmeta`, rvPG.ID))),
+			chromedp.KeyEvent("\r"),
+			chromedp.WaitVisible(chromedp.ID("approve")))
+		if loc := js[string](t, alice, "location.pathname"); loc != fmt.Sprintf("/reviews/%d", rvPG.ID) {
+			t.Fatalf("Enter opened %s", loc)
+		}
+		body := text(t, alice, "main")
+		for _, want := range []string{"Bound parameters", "$1", "refund é€😀 #7", "db-writes-need-a-dba", "!sql.read_only", "0 of 1", "dana", "sql.write"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the review page does not show %q", want)
+			}
+		}
+		if marks := js[[]string](t, alice, `[...document.querySelectorAll('mark.finding')].map(m => m.textContent)`); len(marks) == 0 ||
+			!strings.Contains(strings.Join(marks, ""), "INSERT") {
+			t.Errorf("findings not marked in the SQL: %q", marks)
+		}
+		noUnlabelled(t, alice, "the review page")
+		screenshot(t, alice, "review")
+
+		do(t, alice, "approve", chromedp.SendKeys(chromedp.ID("comment"), "refund agreed with finance"))
+		select {
+		case r := <-pgDone:
+			t.Fatalf("the statement completed before approval: %+v", r)
+		default:
+		}
+		clicked := time.Now()
+		do(t, alice, "click approve", chromedp.Click(chromedp.ID("approve")))
+		var res pgResult
+		select {
+		case res = <-pgDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the statement did not complete after approval")
+		}
+		if res.err != nil || res.id == 0 {
+			t.Fatalf("approved statement: %+v", res)
+		}
+		t.Logf("approve click → first result row at the client: %v", res.at.Sub(clicked).Round(time.Millisecond))
+		var n int
+		if err := e.direct.QueryRow(context.Background(), "SELECT count(*) FROM ledger WHERE note = $1", "refund é€😀 #7").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("the statement ran %d times (%v), want once", n, err)
+		}
+		do(t, alice, "review shows approved", chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
+
+		// Reject the call from the inbox: select it, r, a reason.
+		e.open(t, alice, "/", fmt.Sprintf(`li.row[data-id="%d"]`, rvHTTP.ID))
+		do(t, alice, "reject with r",
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"] .rowmeta`, rvHTTP.ID))),
+			chromedp.KeyEvent("r"),
+			chromedp.WaitVisible(chromedp.ID("reject-reason")),
+			chromedp.SendKeys(chromedp.ID("reject-reason"), "item 2 is still invoiced"),
+			chromedp.Click(chromedp.CSS(`dialog button[value="reject"]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"]`, rvHTTP.ID))))
+		select {
+		case r := <-httpDone:
+			if r.status != http.StatusForbidden || !strings.Contains(r.raw, "item 2 is still invoiced") {
+				t.Fatalf("rejected call: %d %s", r.status, r.raw)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the rejected call did not complete")
+		}
+		if n := e.upstreamHits("DELETE", "/v1/items/2"); n != 0 {
+			t.Fatalf("the rejected call reached the upstream %d times", n)
+		}
+
+		// The history links to the approved statement's story.
+		e.open(t, alice, "/history", "table.events tbody tr")
+		noUnlabelled(t, alice, "the history")
+		screenshot(t, alice, "history")
+		story := fmt.Sprintf(`a[href="/requests/%s"]`, rvPG.RequestID)
+		do(t, alice, "open the story", chromedp.Click(chromedp.CSS(story)), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
+		steps := js[[]string](t, alice, `[...document.querySelectorAll('ol.timeline li')].map(li => li.dataset.type + ':' + li.dataset.action)`)
+		want := []string{"review:created", "vote:approve", "review:approved", "execution:forwarded"}
+		if !containsInOrder(steps, want) || !slices.Contains(steps, "request:review") {
+			t.Fatalf("story steps %v, want %v in order", steps, want)
+		}
+		tl := text(t, alice, "ol.timeline")
+		for _, w := range []string{"alice approved", "refund agreed with finance", "1 row", "INSERT INTO ledger"} {
+			if !strings.Contains(tl, w) {
+				t.Errorf("the story does not say %q: %s", w, tl)
+			}
+		}
+		screenshot(t, alice, "story")
+	})
+
+	// The requester sees their own review without approve or reject
+	// buttons, and the server refuses their approval anyway.
+	t.Run("OwnReview", func(t *testing.T) {
+		t.Parallel()
+		done := e.call("DELETE", "/v1/items/3", "")
+		rv := e.waitReview(t, payloadPrefix("DELETE /v1/items/3"))
+		dana := tab(t, 30*time.Second)
+		e.signIn(t, dana, "dana")
+		e.open(t, dana, "/", fmt.Sprintf(`#mine li.row[data-id="%d"]`, rv.ID))
+		e.open(t, dana, fmt.Sprintf("/reviews/%d", rv.ID), "#cannot-decide")
+		if s := text(t, dana, "#cannot-decide"); !strings.Contains(s, "your own request") {
+			t.Fatalf("explanation: %q", s)
+		}
+		if js[bool](t, dana, `!!document.querySelector('#approve, #reject, .voteform')`) {
+			t.Fatal("the requester is offered approve or reject")
+		}
+		got := js[map[string]any](t, dana, fmt.Sprintf(`(async () => {
+			const {post} = await import('/ui/api.js');
+			try { await post('/api/v1/reviews/%d/approve', {}); return {status: 200}; }
+			catch (e) { return {status: e.status, message: e.message}; }
+		})()`, rv.ID))
+		if got["status"] != 403.0 || !strings.Contains(fmt.Sprint(got["message"]), "own") {
+			t.Fatalf("self-approval from the browser: %v", got)
+		}
+		if _, err := e.srv.Reviews.Reject(context.Background(), rv.ID, reviewVoter("alice", "dba"), "not now"); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	})
+
+	// A review that needs two approvals shows its progress and stays
+	// pending after the first; the second releases the call, once.
+	t.Run("Quorum", func(t *testing.T) {
+		t.Parallel()
+		done := e.call("POST", "/v1/items", `{"name": "quorum item"}`)
+		rv := e.waitReview(t, payloadPrefix("POST /v1/items"))
+		path := fmt.Sprintf("/reviews/%d", rv.ID)
+		alice := tab(t, 30*time.Second)
+		e.signIn(t, alice, "alice")
+		e.open(t, alice, path, "#approve")
+		if s := text(t, alice, "ul.progress"); !strings.Contains(s, "0 of 2") || !strings.Contains(s, "2 more needed") {
+			t.Fatalf("progress before: %q", s)
+		}
+		do(t, alice, "first approval", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("cannot-decide")))
+		if s := text(t, alice, "ul.progress"); !strings.Contains(s, "1 of 2") || !strings.Contains(s, "1 more needed") {
+			t.Fatalf("progress after one approval: %q", s)
+		}
+		if s := text(t, alice, ".pagehead"); !strings.Contains(s, "pending") {
+			t.Fatalf("status after one approval: %q", s)
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the call went through after one approval of two: %d %s", r.status, r.raw)
+		case <-time.After(300 * time.Millisecond):
+		}
+		bob := tab(t, 30*time.Second)
+		e.signIn(t, bob, "bob")
+		e.open(t, bob, path, "#approve")
+		if s := text(t, bob, "ul.votes"); !strings.Contains(s, "alice") {
+			t.Fatalf("bob does not see alice's vote: %q", s)
+		}
+		do(t, bob, "second approval", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
+		select {
+		case r := <-done:
+			if r.status != http.StatusCreated {
+				t.Fatalf("approved call: %d %s", r.status, r.raw)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call did not complete after the quorum")
+		}
+		if n := e.upstreamHits("POST", "/v1/items"); n != 1 {
+			t.Fatalf("the approved call reached the upstream %d times, want 1", n)
+		}
+		// alice's page follows over the event stream.
+		do(t, alice, "alice's page follows", chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
+	})
+
+	// An expired review leaves the open inbox by itself.
+	t.Run("Expiry", func(t *testing.T) {
+		t.Parallel()
+		alice := tab(t, 30*time.Second)
+		e.signIn(t, alice, "alice")
+		e.open(t, alice, "/", ".live.on")
+		done := e.call("PUT", "/v1/items/4", `{"name": "late"}`)
+		rv := e.waitReview(t, payloadPrefix("PUT /v1/items/4"))
+		row := chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"]`, rv.ID))
+		do(t, alice, "row appears", chromedp.WaitVisible(row))
+		do(t, alice, "row leaves after expiry", chromedp.WaitNotPresent(row))
+		got, err := e.srv.Reviews.Get(context.Background(), rv.ID)
+		if err != nil || got.Status != qgate.ReviewExpired {
+			t.Fatalf("review after it left the inbox: %v %+v", err, got)
+		}
+		<-done
+	})
+
+	// The policies page lists the rules and evaluates a request as
+	// qgate check does.
+	t.Run("Policies", func(t *testing.T) {
+		t.Parallel()
+		alice := tab(t, 30*time.Second)
+		e.signIn(t, alice, "alice")
+		e.open(t, alice, "/policies", "#try-run")
+		if s := text(t, alice, "ol.policies"); !strings.Contains(s, "db-writes-need-a-dba") || !strings.Contains(s, "!sql.read_only") {
+			t.Fatalf("policies: %q", s)
+		}
+		do(t, alice, "try a statement",
+			chromedp.SetValue(chromedp.ID("try-target"), "db"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('try-target').dispatchEvent(new Event('change'))`),
+			chromedp.SendKeys(chromedp.ID("try-sql"), "DELETE FROM invoices"),
+			chromedp.Click(chromedp.ID("try-run")),
+			chromedp.WaitVisible(chromedp.CSS("#try-result .verdict")))
+		verdict := text(t, alice, "#try-result")
+		if !strings.Contains(verdict, "review") || !strings.Contains(verdict, "db-writes-need-a-dba") {
+			t.Fatalf("verdict: %q", verdict)
+		}
+		if n := js[int](t, alice, `document.querySelectorAll('#try-result mark.finding').length`); n == 0 {
+			t.Fatal("no finding marked in the tried statement")
+		}
+		noUnlabelled(t, alice, "the policies page")
+		screenshot(t, alice, "policies")
+	})
+
+	// Admins create a token and see its secret once.
+	t.Run("Tokens", func(t *testing.T) {
+		t.Parallel()
+		alice := tab(t, 30*time.Second)
+		e.signIn(t, alice, "alice")
+		e.open(t, alice, "/tokens", "table.identities tbody tr")
+		noUnlabelled(t, alice, "the tokens page")
+		do(t, alice, "create a token",
+			chromedp.SendKeys(chromedp.ID("new-identity"), "ci-bot"),
+			chromedp.SendKeys(chromedp.ID("new-name"), "deploys"),
+			chromedp.Click(chromedp.CSS(`form.grid-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.ID("secret-value")))
+		secret := text(t, alice, "#secret-value")
+		if tok, err := e.srv.Auth.Verify(context.Background(), secret); err != nil || tok.Identity != "ci-bot" {
+			t.Fatalf("the shown secret %q does not verify: %v", secret, err)
+		}
+		do(t, alice, "listed", chromedp.WaitVisible(chromedp.CSS(`table.identities`)))
+		if s := text(t, alice, "table.tokens"); !strings.Contains(s, "ci-bot") || strings.Contains(s, secret) {
+			t.Fatalf("token list: %q", s)
+		}
+		screenshot(t, alice, "tokens")
+	})
+
+	// Findings are byte offsets: the UI turns them into string indices
+	// correctly for multi-byte text, and marks exactly those characters.
+	t.Run("ByteOffsets", func(t *testing.T) {
+		t.Parallel()
+		ctx := tab(t, 30*time.Second)
+		e.signIn(t, ctx, "erin")
+		e.open(t, ctx, "/policies", "#try-run")
+		got := js[[]int](t, ctx, `import('/ui/util.js').then(u => { const m = u.byteMapper('aé€😀b');
+			return [m(0), m(1), m(3), m(6), m(10), m(11), m(2), m(2, true), m(99)]; })`)
+		if want := []int{0, 1, 2, 3, 5, 6, 1, 2, 6}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("byteMapper = %v, want %v", got, want)
+		}
+		sql := "SELECT 'é€' || '😀x' FROM t"
+		start := strings.Index(sql, "😀")
+		marked := js[string](t, ctx, fmt.Sprintf(`import('/ui/payload.js').then(p => {
+			const el = p.sqlView(%q, [{code: 'test', severity: 'high', message: 'm', start: %d, end: %d}]);
+			return [...el.querySelectorAll('mark.finding')].map(m => m.textContent).join(''); })`, sql, start, start+len("😀x")))
+		if marked != "😀x" {
+			t.Fatalf("marked %q, want %q", marked, "😀x")
+		}
+	})
+}
+
+// containsInOrder reports whether want appears in got as a subsequence.
+func containsInOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func reviewVoter(identity string, groups ...string) review.Voter {
+	return review.Voter{Identity: identity, Groups: groups}
 }

@@ -5,7 +5,7 @@ import { get } from './api.js';
 import { h, fmtTime, setTitle, statusBadge, badge } from './util.js';
 import { describe } from './describe.js';
 
-const ICONS = { request: '→', review: '⏸', vote: '✓', execution: '▶', grant: '⏱' };
+const ICONS = { request: '→', review: '◆', vote: '✓', execution: '▶', grant: '◇' };
 
 export default async function story(root, me, id) {
   setTitle('Request story');
