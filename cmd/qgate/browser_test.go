@@ -546,6 +546,15 @@ func TestBrowser(t *testing.T) {
 		if got["status"] != 403.0 || !strings.Contains(fmt.Sprint(got["message"]), "own") {
 			t.Fatalf("self-approval from the browser: %v", got)
 		}
+		// Usable at 360 px: nothing wider than the screen.
+		do(t, dana, "narrow screen", chromedp.EmulateViewport(360, 740))
+		for _, p := range []string{"/", fmt.Sprintf("/reviews/%d", rv.ID)} {
+			e.open(t, dana, p, "h1")
+			if w := js[int](t, dana, "document.documentElement.scrollWidth"); w > 360 {
+				t.Errorf("%s is %d px wide on a 360 px screen", p, w)
+			}
+		}
+		screenshot(t, dana, "review-narrow")
 		if _, err := e.srv.Reviews.Reject(context.Background(), rv.ID, reviewVoter("alice", "dba"), "not now"); err != nil {
 			t.Fatal(err)
 		}
