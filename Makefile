@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/qgate
 CONFIG  ?= examples/dev.yaml
 # Packages with concurrency run again under the race detector.
-RACE_PKGS := ./audit/... ./store/... ./auth/... ./gate/... ./policy/... ./review/... ./proxy/... ./web/... ./notify/... ./cmd/...
+RACE_PKGS := ./audit/... ./store/... ./auth/... ./gate/... ./policy/... ./review/... ./proxy/... ./web/... ./notify/... ./signin/... ./cmd/...
 
 .PHONY: build run demo-pg serve test test-race vet fmt-check fuzz bench clean
 

@@ -18,6 +18,8 @@ const (
 	AuditGrant     = "grant"     // a grant was created, used or revoked
 	AuditToken     = "token"     // a token was created, rotated or revoked
 	AuditAuth      = "auth"      // an authentication failed
+	AuditSession   = "session"   // a web UI session was opened, closed or revoked
+	AuditUser      = "user"      // a local user was created, disabled or given a new password
 	AuditAdmin     = "admin"     // any other administrative action
 )
 
@@ -121,5 +123,7 @@ type Store interface {
 	ReviewStore
 	GrantStore
 	AuditStore
+	UserStore
+	SessionStore
 	Close() error
 }

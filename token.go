@@ -73,7 +73,8 @@ type Identity struct {
 
 // IdentityStore keeps identities. Group membership comes from config.
 type IdentityStore interface {
-	// UpsertIdentity creates the identity or updates its email and kind.
+	// UpsertIdentity creates the identity or updates its email and kind;
+	// an empty email or kind leaves the stored one unchanged.
 	UpsertIdentity(ctx context.Context, id *Identity) error
 	// Identity returns the named identity. ENOTFOUND if none.
 	Identity(ctx context.Context, name string) (*Identity, error)

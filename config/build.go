@@ -132,6 +132,86 @@ func (l *loader) buildServer(fc *fileConfig, cfg *Config) {
 		l.problem(l.line("server", "public_url"), "server.public_url: want an http:// or https:// URL, got %q", cfg.Server.PublicURL)
 	}
 	cfg.Server.PublicURL = strings.TrimRight(cfg.Server.PublicURL, "/")
+	l.buildSessions(s.Sessions, cfg)
+	l.buildOIDC(s.OIDC, cfg)
+}
+
+func (l *loader) buildSessions(fs *fileSessions, cfg *Config) {
+	ss := Sessions{Lifetime: DefaultSessionLifetime, IdleTimeout: DefaultSessionIdleTimeout}
+	if fs != nil {
+		if fs.Lifetime.set {
+			ss.Lifetime = fs.Lifetime.Duration
+		}
+		if fs.IdleTimeout.set {
+			ss.IdleTimeout = fs.IdleTimeout.Duration
+		}
+		if ss.Lifetime < time.Minute {
+			l.problem(l.line("server", "sessions", "lifetime"), "server.sessions.lifetime: at least 1m")
+		}
+		if ss.IdleTimeout < time.Minute {
+			l.problem(l.line("server", "sessions", "idle_timeout"), "server.sessions.idle_timeout: at least 1m")
+		}
+		if ss.IdleTimeout > ss.Lifetime {
+			cfg.Warnings = append(cfg.Warnings, Problem{File: l.file, Line: l.line("server", "sessions", "idle_timeout"),
+				Message: fmt.Sprintf("server.sessions.idle_timeout (%v) is longer than lifetime (%v): sessions end at the lifetime", ss.IdleTimeout, ss.Lifetime)})
+		}
+	}
+	cfg.Server.Sessions = ss
+}
+
+var claimRE = regexp.MustCompile(`^[A-Za-z0-9_:./-]{1,128}$`)
+
+func (l *loader) buildOIDC(fo *fileOIDC, cfg *Config) {
+	if fo == nil {
+		return
+	}
+	at := func(keys ...any) int { return l.line(append([]any{"server", "oidc"}, keys...)...) }
+	const where = "server.oidc"
+	o := &OIDC{Name: fo.Name, Issuer: strings.TrimRight(fo.Issuer, "/"), ClientID: fo.ClientID, RedirectURL: fo.RedirectURL,
+		Scopes: fo.Scopes, IdentityClaim: fo.IdentityClaim, GroupsClaim: fo.GroupsClaim}
+	if u, err := url.Parse(fo.Issuer); fo.Issuer == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		l.problem(at("issuer"), "%s.issuer: want the provider's https:// URL (its discovery document is at issuer/.well-known/openid-configuration), got %q", where, fo.Issuer)
+	} else {
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			l.problem(at("issuer"), "%s.issuer: plain http is only accepted on loopback; use https", where)
+		}
+		if o.Name == "" {
+			o.Name = u.Hostname()
+		}
+	}
+	if fo.ClientID == "" {
+		l.problem(at(), "%s.client_id is required", where)
+	}
+	if fo.ClientSecretEnv == "" && fo.ClientSecretFile == "" {
+		l.problem(at(), "%s: a client secret is required: set client_secret_env or client_secret_file", where)
+	} else if v, ok := l.secretFrom(where, "client_secret", fo.ClientSecretEnv, fo.ClientSecretFile, "server", "oidc"); ok {
+		if v == "" {
+			l.problem(at(), "%s: the client secret is empty", where)
+		}
+		o.ClientSecret = v
+	}
+	if o.RedirectURL == "" {
+		o.RedirectURL = cfg.Server.PublicURL + "/auth/oidc/callback"
+	} else if u, err := url.Parse(o.RedirectURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "/auth/oidc/callback" {
+		l.problem(at("redirect_url"), "%s.redirect_url: want an http(s) URL ending in /auth/oidc/callback, got %q", where, o.RedirectURL)
+	}
+	if l.node("server", "oidc", "scopes") == nil {
+		o.Scopes = OIDCDefaultScopes()
+	} else if !slices.Contains(o.Scopes, "openid") {
+		l.problem(at("scopes"), "%s.scopes: must include openid", where)
+	}
+	if o.IdentityClaim == "" {
+		o.IdentityClaim = DefaultOIDCIdentityClaim
+	}
+	if o.GroupsClaim == "" {
+		o.GroupsClaim = DefaultOIDCGroupsClaim
+	}
+	for _, c := range []struct{ key, v string }{{"identity_claim", o.IdentityClaim}, {"groups_claim", o.GroupsClaim}} {
+		if !claimRE.MatchString(c.v) {
+			l.problem(at(c.key), "%s.%s: invalid claim name %q", where, c.key, c.v)
+		}
+	}
+	cfg.Server.OIDC = o
 }
 
 func (l *loader) buildStore(fc *fileConfig, cfg *Config) {

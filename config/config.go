@@ -15,6 +15,13 @@ const (
 	DefaultMaxBody       = 1 << 20
 	DefaultReviewTimeout = 15 * time.Minute
 
+	// DefaultSessionLifetime is a web UI session's absolute lifetime and
+	// DefaultSessionIdleTimeout how long it lasts unused.
+	DefaultSessionLifetime    = 12 * time.Hour
+	DefaultSessionIdleTimeout = time.Hour
+	DefaultOIDCIdentityClaim  = "email"
+	DefaultOIDCGroupsClaim    = "groups"
+
 	// DefaultPostgresMaxConnections caps a postgres target's open client
 	// sessions when max_connections is left out (PostgreSQL's own default
 	// max_connections).
@@ -69,7 +76,34 @@ type Server struct {
 	Listen    string
 	PublicURL string
 	TLS       *qgate.TLSFiles
+	Sessions  Sessions
+	// OIDC is the web UI's OpenID Connect provider; nil when only local
+	// users sign in.
+	OIDC *OIDC
 }
+
+// Sessions are the web UI's session lifetimes.
+type Sessions struct {
+	Lifetime    time.Duration // absolute; DefaultSessionLifetime
+	IdleTimeout time.Duration // DefaultSessionIdleTimeout
+}
+
+// OIDC is an OpenID Connect identity provider for the web UI.
+type OIDC struct {
+	Name         string // shown as "Sign in with <Name>"; default: the issuer's host
+	Issuer       string
+	ClientID     string
+	ClientSecret string // from client_secret_env or client_secret_file
+	RedirectURL  string // default: public_url + /auth/oidc/callback
+	Scopes       []string
+	// IdentityClaim names the identity (DefaultOIDCIdentityClaim);
+	// GroupsClaim lists its groups (DefaultOIDCGroupsClaim).
+	IdentityClaim string
+	GroupsClaim   string
+}
+
+// OIDCDefaultScopes are requested when oidc.scopes is left out.
+func OIDCDefaultScopes() []string { return []string{"openid", "email", "profile"} }
 
 // Store names the persistence backend.
 type Store struct {

@@ -376,3 +376,93 @@ func TestParse_PostgresLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestParse_SessionsAndOIDC(t *testing.T) {
+	cfg, err := config.Parse("qgate.yaml", []byte("server: {listen: '127.0.0.1:8080', public_url: 'https://qgate.example.com/'}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Server.Sessions; s.Lifetime != config.DefaultSessionLifetime || s.IdleTimeout != config.DefaultSessionIdleTimeout || cfg.Server.OIDC != nil {
+		t.Fatalf("defaults: %+v, oidc %+v", s, cfg.Server.OIDC)
+	}
+
+	const doc = `
+server:
+  public_url: https://qgate.example.com
+  sessions: {lifetime: 8h, idle_timeout: 30m}
+  oidc:
+    issuer: https://sso.example.com/realms/main/
+    client_id: qgate
+    client_secret_env: OIDC_SECRET
+`
+	cfg, err = config.Parse("qgate.yaml", []byte(doc), env(map[string]string{"OIDC_SECRET": "s3cret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Server.Sessions; s.Lifetime != 8*time.Hour || s.IdleTimeout != 30*time.Minute {
+		t.Fatalf("sessions: %+v", s)
+	}
+	o := cfg.Server.OIDC
+	if o == nil || o.Issuer != "https://sso.example.com/realms/main" || o.ClientID != "qgate" || o.ClientSecret != "s3cret" ||
+		o.RedirectURL != "https://qgate.example.com/auth/oidc/callback" || strings.Join(o.Scopes, " ") != "openid email profile" ||
+		o.IdentityClaim != "email" || o.GroupsClaim != "groups" || o.Name != "sso.example.com" {
+		t.Fatalf("oidc: %+v", o)
+	}
+
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "oidc.secret")
+	os.WriteFile(secret, []byte("from-file\n"), 0o600)
+	cfg, err = config.Parse("qgate.yaml", []byte(`
+server:
+  oidc:
+    name: Example SSO
+    issuer: http://127.0.0.1:5556/dex
+    client_id: qgate
+    client_secret_file: `+secret+`
+    redirect_url: http://127.0.0.1:8080/auth/oidc/callback
+    scopes: [openid, email, groups]
+    identity_claim: preferred_username
+    groups_claim: roles
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.Server.OIDC; o.ClientSecret != "from-file" || o.Name != "Example SSO" || o.IdentityClaim != "preferred_username" ||
+		o.GroupsClaim != "roles" || strings.Join(o.Scopes, " ") != "openid email groups" {
+		t.Fatalf("oidc: %+v", o)
+	}
+}
+
+func TestParse_SessionsAndOIDCErrors(t *testing.T) {
+	const oidc = "server:\n  oidc:\n    issuer: https://sso.example.com\n    client_id: qgate\n"
+	for _, tt := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"UnknownKey", "server:\n  sessions:\n    lifetime: 1h\n    idle: 5m\n", []string{`qgate.yaml:4: unknown key "idle" in server.sessions`}},
+		{"BadDuration", "server:\n  sessions: {lifetime: forever}\n", []string{`qgate.yaml:2: invalid duration "forever"`}},
+		{"TooShort", "server:\n  sessions:\n    idle_timeout: 10s\n", []string{"qgate.yaml:3: server.sessions.idle_timeout: at least 1m"}},
+		{"InlineSecret", oidc + "    client_secret: hunter2\n", []string{`qgate.yaml:5: unknown key "client_secret" in server.oidc`}},
+		{"NoSecret", oidc, []string{"qgate.yaml:3: server.oidc: a client secret is required"}},
+		{"SecretEnvUnset", oidc + "    client_secret_env: NOPE\n", []string{"qgate.yaml:5: server.oidc: environment variable NOPE (client_secret_env) is not set"}},
+		{"BothSecrets", oidc + "    client_secret_env: S\n    client_secret_file: /x\n", []string{"qgate.yaml:3: server.oidc: set client_secret_env or client_secret_file, not both"}},
+		{"NoIssuer", "server:\n  oidc:\n    client_id: q\n    client_secret_env: S\n", []string{"qgate.yaml:3: server.oidc.issuer: want the provider's https:// URL"}},
+		{"PlainHTTPIssuer", "server:\n  oidc:\n    issuer: http://sso.example.com\n    client_id: q\n    client_secret_env: S\n", []string{"qgate.yaml:3: server.oidc.issuer: plain http is only accepted on loopback"}},
+		{"NoClientID", "server:\n  oidc:\n    issuer: https://sso.example.com\n    client_secret_env: S\n", []string{"qgate.yaml:3: server.oidc.client_id is required"}},
+		{"NoOpenID", oidc + "    client_secret_env: S\n    scopes: [email]\n", []string{"qgate.yaml:6: server.oidc.scopes: must include openid"}},
+		{"BadRedirect", oidc + "    client_secret_env: S\n    redirect_url: https://qgate.example.com/callback\n", []string{"qgate.yaml:6: server.oidc.redirect_url: want an http(s) URL ending in /auth/oidc/callback"}},
+		{"BadClaim", oidc + "    client_secret_env: S\n    groups_claim: 'a b'\n", []string{`qgate.yaml:6: server.oidc.groups_claim: invalid claim name "a b"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("qgate.yaml", []byte(tt.doc), env(map[string]string{"S": "x"}))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

@@ -26,9 +26,32 @@ type fileConfig struct {
 }
 
 type fileServer struct {
-	Listen    string   `yaml:"listen"`
-	PublicURL string   `yaml:"public_url"`
-	TLS       *fileTLS `yaml:"tls"`
+	Listen    string        `yaml:"listen"`
+	PublicURL string        `yaml:"public_url"`
+	TLS       *fileTLS      `yaml:"tls"`
+	Sessions  *fileSessions `yaml:"sessions"`
+	OIDC      *fileOIDC     `yaml:"oidc"`
+}
+
+// fileSessions are the web UI's session lifetimes.
+type fileSessions struct {
+	Lifetime    duration `yaml:"lifetime"`
+	IdleTimeout duration `yaml:"idle_timeout"`
+}
+
+// fileOIDC is the web UI's OpenID Connect provider. There is deliberately
+// no inline client secret: it comes from client_secret_env or
+// client_secret_file.
+type fileOIDC struct {
+	Name             string   `yaml:"name"`
+	Issuer           string   `yaml:"issuer"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	RedirectURL      string   `yaml:"redirect_url"`
+	Scopes           []string `yaml:"scopes"`
+	IdentityClaim    string   `yaml:"identity_claim"`
+	GroupsClaim      string   `yaml:"groups_claim"`
 }
 
 type fileStore struct {

@@ -2,14 +2,18 @@
 // listener, plus /healthz and, when metrics are configured, /metrics.
 //
 // Every API call except GET /api/v1/openapi.json is authenticated with the
-// caller's own qgate token (Authorization: Bearer <token>); Server's
-// Authenticate hook lets the web UI add cookie sessions later. Requests and
+// caller's own qgate token (Authorization: Bearer <token>), or, through
+// Server's Authenticate hook (package signin), the web UI's session cookie.
+// A cookie session's unsafe requests must carry its CSRF token
+// (Caller.CSRFToken, from GET /api/v1/me) in the X-CSRF-Token header and
+// must not come from another site; see checkCSRF. Requests and
 // responses are JSON; errors are RFC 9457 problem documents
 // (application/problem+json) whose "code" member is the qgate error code:
 //
 //	invalid       400  malformed input (also 413 too large, 415 not JSON)
 //	unauthorized  401  no valid token
-//	forbidden     403  valid token, not allowed (own request, not in a group)
+//	forbidden     403  valid token, not allowed (own request, not in a group,
+//	                   a session's request without its CSRF token)
 //	not_found     404  no such review, grant or token
 //	conflict      409  already voted, already decided, already revoked
 //	expired       409  the token or grant is past its time

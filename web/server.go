@@ -38,6 +38,13 @@ type Caller struct {
 	TokenID string `json:"token_id"`
 	// Admin is set by the server from Server.Admins.
 	Admin bool `json:"admin"`
+	// SessionID is the public id of the web UI session the caller signed
+	// in with; "" for a token.
+	SessionID string `json:"session_id,omitempty"`
+	// CSRFToken is set only for callers authenticated by a session cookie:
+	// the browser sends it back as the X-CSRF-Token header on every
+	// unsafe request, which the server requires (see CSRFHeader).
+	CSRFToken string `json:"csrf_token,omitempty"`
 }
 
 func (c *Caller) voter() review.Voter {
@@ -82,6 +89,10 @@ type Server struct {
 	// Heartbeat is the event stream's keep-alive interval
 	// (DefaultHeartbeat when zero).
 	Heartbeat time.Duration
+	// Origins are the origins (scheme://host[:port]) besides the request's
+	// own Host that a cookie-authenticated unsafe request may come from,
+	// say the configured public URL behind a reverse proxy.
+	Origins []string
 
 	mu     sync.Mutex
 	closed chan struct{} // closed by Close
@@ -151,6 +162,8 @@ var routes = []route{
 	{Route{"POST", "/api/v1/tokens", false}, (*Server).createToken},
 	{Route{"POST", "/api/v1/tokens/{id}/revoke", false}, (*Server).revokeToken},
 	{Route{"POST", "/api/v1/tokens/{id}/rotate", false}, (*Server).rotateToken},
+	{Route{"GET", "/api/v1/sessions", false}, (*Server).listSessions},
+	{Route{"POST", "/api/v1/sessions/{id}/revoke", false}, (*Server).revokeSession},
 	{Route{"GET", "/api/v1/audit", false}, (*Server).listAudit},
 	{Route{"GET", "/api/v1/audit/verify", false}, (*Server).verifyAudit},
 	{Route{"GET", "/api/v1/audit/export", false}, (*Server).exportAudit},
@@ -226,6 +239,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		if !rt.Public {
 			var err error
 			if c, err = s.caller(r); err != nil {
+				s.fail(rw, r, err)
+				return
+			}
+			if err := s.checkCSRF(r, c); err != nil {
 				s.fail(rw, r, err)
 				return
 			}

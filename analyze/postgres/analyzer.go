@@ -18,7 +18,9 @@ type Options struct {
 	// CacheSize bounds the exact-text cache: text → analysis. Default 4096.
 	CacheSize int
 	// ShapeCacheSize bounds the shape cache: fingerprint and token
-	// signature → text-independent analysis. Default 4096.
+	// signature → text-independent analysis, and the statement shape
+	// cache: token signature alone → analysis and fingerprint, for plain
+	// DML (see literalFree). Default 4096 each.
 	ShapeCacheSize int
 }
 
@@ -35,12 +37,23 @@ const (
 type Analyzer struct {
 	exact  *lru[string, *qgate.SQLAnalysis]
 	shapes *lru[string, *template]
-	stats  stats
+	// dml is keyed by the token signature alone, which a text has before
+	// it is parsed; it holds only templates for which that is exact (see
+	// literalFree), with their fingerprint.
+	dml   *lru[string, *dmlShape]
+	stats stats
+}
+
+// dmlShape is a template whose fingerprint every text with its token
+// signature shares.
+type dmlShape struct {
+	t           *template
+	fingerprint string
 }
 
 // stats counts which path analyses took (for tests and benchmarks).
 type stats struct {
-	exactHits, shapeHits, parses atomic.Int64
+	exactHits, dmlHits, shapeHits, parses atomic.Int64
 }
 
 var _ qgate.SQLAnalyzer = (*Analyzer)(nil)
@@ -56,6 +69,7 @@ func New(opts Options) *Analyzer {
 	return &Analyzer{
 		exact:  newLRU[string, *qgate.SQLAnalysis](size(opts.CacheSize)),
 		shapes: newLRU[string, *template](size(opts.ShapeCacheSize)),
+		dml:    newLRU[string, *dmlShape](size(opts.ShapeCacheSize)),
 	}
 }
 
@@ -79,21 +93,37 @@ func (a *Analyzer) analyze(text string) *qgate.SQLAnalysis {
 	if start, msg := checkText(text); msg != "" {
 		return parseFailure(text, msg, start, min(start+1, len(text)))
 	}
+	var toks []token
+	var sig string
+	scanned := false
+	if len(text) <= maxCachedText && a.dml.enabled() {
+		// Plain DML seen before with other literals: no parse at all.
+		if tk, sg, err := scanTokens(text); err == nil {
+			toks, sig, scanned = tk, sg, true
+			if d, ok := a.dml.get(sig); ok {
+				a.stats.dmlHits.Add(1)
+				return d.t.materialize(text, d.fingerprint, toks)
+			}
+		}
+	}
 	fingerprint, err := pg_query.Fingerprint(text)
 	if err != nil {
 		return parseError(text, err)
 	}
-	toks, sig, err := scanTokens(text)
-	if err != nil {
-		// Cannot happen for text the parser accepts (same lexer); without
-		// tokens the analysis uses byte offsets and is not shape-cached.
-		toks = nil
+	if !scanned {
+		if toks, sig, err = scanTokens(text); err != nil {
+			// Cannot happen for text the parser accepts (same lexer);
+			// without tokens the analysis uses byte offsets and is not
+			// shape-cached.
+			toks = nil
+		}
 	}
 	key := ""
 	if toks != nil && len(text) <= maxCachedText {
 		key = fingerprint + sig
 		if t, ok := a.shapes.get(key); ok {
 			a.stats.shapeHits.Add(1)
+			a.rememberDML(t, sig, fingerprint, toks)
 			return t.materialize(text, fingerprint, toks)
 		}
 	}
@@ -104,8 +134,45 @@ func (a *Analyzer) analyze(text string) *qgate.SQLAnalysis {
 	}
 	if key != "" && t.shareable {
 		a.shapes.put(key, t)
+		a.rememberDML(t, sig, fingerprint, toks)
 	}
 	return t.materialize(text, fingerprint, toks)
+}
+
+// rememberDML puts a shareable template in the DML cache when its token
+// signature alone determines it.
+func (a *Analyzer) rememberDML(t *template, sig, fingerprint string, toks []token) {
+	if t.dml && literalFree(toks) && a.dml.enabled() {
+		a.dml.put(sig, &dmlShape{t: t, fingerprint: fingerprint})
+	}
+}
+
+// literalFree reports whether, for the statements of a DML template
+// (SELECT, INSERT, UPDATE, DELETE, MERGE and nothing else), no literal's
+// contents can change how the text parses, so that every text with the
+// same token signature has the same parse tree up to the values of its
+// constants, hence the same analysis and (pg_query ignores constants in
+// such statements) the same fingerprint. Two constructs break that and
+// keep such texts on the parsing path:
+//   - U&'…' strings and U&"…" identifiers, with or without UESCAPE: the
+//     grammar, not the lexer, decodes their escapes, so their contents can
+//     make the text fail to parse (FuzzAnalyzeSQL found an empty U& string
+//     with an empty UESCAPE);
+//   - FLOAT(p): the grammar reads the precision to choose float4 or float8
+//     and refuses p outside 1..53.
+//
+// Every other literal is either rejected by the lexer when malformed (so
+// the text has no token signature) or becomes a constant node whose value
+// no part of the analysis reads (a template that did read one is not
+// shareable).
+func literalFree(toks []token) bool {
+	for _, t := range toks {
+		switch t.tok {
+		case pg_query.Token_USCONST, pg_query.Token_UIDENT, pg_query.Token_UESCAPE, pg_query.Token_FLOAT_P:
+			return false
+		}
+	}
+	return true
 }
 
 // checkText rejects text the C parser would see differently from
@@ -139,6 +206,7 @@ func buildTemplate(text string, toks []token) (*template, error) {
 		readOnly:   len(tree.Stmts) > 0,
 		multi:      len(tree.Stmts) > 1,
 		shareable:  toks != nil,
+		dml:        len(tree.Stmts) > 0,
 	}
 	var kinds, tables, funcs nameSet
 	var findings []findingTemplate
@@ -147,6 +215,12 @@ func buildTemplate(text string, toks []token) (*template, error) {
 			"%d statements in one query string", len(tree.Stmts)))
 	}
 	for _, raw := range tree.Stmts {
+		switch raw.Stmt.GetNode().(type) {
+		case *pg_query.Node_SelectStmt, *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt,
+			*pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
+		default:
+			t.dml = false
+		}
 		sp := newSpanner(text, toks, raw.StmtLocation, raw.StmtLen)
 		r := analyzeStatement(raw.Stmt, sp)
 		t.statements = append(t.statements, stmtTemplate{

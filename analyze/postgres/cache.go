@@ -54,6 +54,9 @@ func (c *lru[K, V]) shard(k K) *lruShard[K, V] {
 	return &c.shards[maphash.Comparable(c.seed, k)%uint64(len(c.shards))]
 }
 
+// enabled reports whether the cache stores anything (nil: disabled).
+func (c *lru[K, V]) enabled() bool { return c != nil }
+
 // get returns the value stored for k and marks it recently used.
 func (c *lru[K, V]) get(k K) (V, bool) {
 	var zero V

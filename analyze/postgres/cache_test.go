@@ -103,6 +103,22 @@ func TestCacheConsistency(t *testing.T) {
 		"SELECT * FROM t WHERE id IN (1, 2, 3)",
 		"SELECT a AS x FROM t",
 		"SELECT a AS y FROM t",
+		// The DML cache must not share these: the grammar reads the
+		// literal (precision picks the type; 0 does not parse) or decodes
+		// the escapes (an invalid one does not parse).
+		"SELECT 1::float(5)",
+		"SELECT 1::float(30)",
+		"SELECT 1::float(0)",
+		"SELECT U&'\\0061'",
+		"SELECT U&'\\006'",
+		"SELECT U&'!0061' UESCAPE '!'",
+		"SELECT U&'!0061' UESCAPE ''",
+		"SELECT U&\"\\0061\" FROM t",
+		// Utility statements keep literals in their fingerprint.
+		"SET search_path = 'a'",
+		"SET search_path = 'b'",
+		"SELECT set_config('search_path', 'a', false)",
+		"SELECT set_config('search_path', 'b', false)",
 	}
 	for _, tc := range analyzeCases {
 		texts = append(texts, tc.sql)
@@ -121,7 +137,7 @@ func TestCacheConsistency(t *testing.T) {
 	for _, s := range texts {
 		warm.AnalyzeSQL(s)
 	}
-	shapeHits := warm.stats.shapeHits.Load()
+	shapeHits := warm.stats.shapeHits.Load() + warm.stats.dmlHits.Load()
 	for _, s := range append(append(variants, texts...), variants...) {
 		got := warm.AnalyzeSQL(s)
 		want := New(Options{CacheSize: -1, ShapeCacheSize: -1}).AnalyzeSQL(s)
@@ -130,7 +146,7 @@ func TestCacheConsistency(t *testing.T) {
 		}
 		checkInvariants(t, got)
 	}
-	if hits := warm.stats.shapeHits.Load() - shapeHits; hits < 30 {
+	if hits := warm.stats.shapeHits.Load() + warm.stats.dmlHits.Load() - shapeHits; hits < 30 {
 		t.Errorf("only %d shape cache hits for %d variants", hits, len(variants))
 	}
 	if warm.stats.exactHits.Load() < int64(len(texts)) {
@@ -175,8 +191,8 @@ func TestExactCache(t *testing.T) {
 	}
 	other := "SELECT abalance FROM pgbench_accounts WHERE aid = 123456"
 	got := a.AnalyzeSQL(other)
-	if a.stats.shapeHits.Load() != 1 || a.stats.parses.Load() != 1 {
-		t.Errorf("shape hits %d, parses %d; want 1, 1", a.stats.shapeHits.Load(), a.stats.parses.Load())
+	if a.stats.dmlHits.Load() != 1 || a.stats.parses.Load() != 1 {
+		t.Errorf("DML shape hits %d, parses %d; want 1, 1", a.stats.dmlHits.Load(), a.stats.parses.Load())
 	}
 	if got.Statements[0].End != len(other) || got.Text != other {
 		t.Errorf("shape hit kept the old text's offsets: %+v", got.Statements[0])
@@ -187,6 +203,35 @@ func TestExactCache(t *testing.T) {
 	a.AnalyzeSQL(long)
 	if a.stats.exactHits.Load() != 1 {
 		t.Error("a text over maxCachedText was cached")
+	}
+}
+
+// TestDMLCache: plain DML seen with other literals is served without
+// parsing, with the fingerprint of a parse; anything else still parses.
+func TestDMLCache(t *testing.T) {
+	for _, tc := range []struct {
+		first, second string
+		dml           bool
+	}{
+		{"SELECT abalance FROM pgbench_accounts WHERE aid = 1", "SELECT abalance FROM pgbench_accounts WHERE aid = 99", true},
+		{"UPDATE t SET a = 'x' WHERE id = 1", "UPDATE t SET a = 'yy' WHERE id = 2", true},
+		{"INSERT INTO t VALUES (1, 'a'); SELECT 2", "INSERT INTO t VALUES (3, 'b'); SELECT 4", true},
+		{"SELECT 1::float(5)", "SELECT 1::float(6)", false},
+		{"SELECT U&'\\0061'", "SELECT U&'\\0062'", false},
+		{"SET work_mem = '1MB'", "SET work_mem = '2MB'", false},
+		{"EXPLAIN SELECT 1", "EXPLAIN SELECT 2", false},
+		{"SELECT 1; SET a = 1", "SELECT 2; SET a = 2", false},
+	} {
+		a := New(Options{})
+		a.AnalyzeSQL(tc.first)
+		got := a.AnalyzeSQL(tc.second)
+		if hit := a.stats.dmlHits.Load() == 1; hit != tc.dml {
+			t.Errorf("%q after %q: DML cache hit %v, want %v", tc.second, tc.first, hit, tc.dml)
+		}
+		want := New(Options{CacheSize: -1, ShapeCacheSize: -1}).AnalyzeSQL(tc.second)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("AnalyzeSQL(%q) after %q:\n got %+v\nwant %+v", tc.second, tc.first, got, want)
+		}
 	}
 }
 

@@ -209,6 +209,8 @@ type template struct {
 	// shape key does not capture (a literal's contents, or byte offsets
 	// because the text could not be scanned).
 	shareable bool
+	// dml: every statement is a SELECT, INSERT, UPDATE, DELETE or MERGE.
+	dml bool
 }
 
 type stmtTemplate struct {

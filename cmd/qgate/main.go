@@ -69,6 +69,7 @@ func (m *Main) command() *cobra.Command {
 		m.policyCommand(),
 		m.configCommand(),
 		m.tokenCommand(),
+		m.userCommand(),
 		m.auditCommand(),
 		m.reviewsCommand(),
 	)

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +33,7 @@ import (
 	httpproxy "github.com/qgate/qgate/proxy/http"
 	pgproxy "github.com/qgate/qgate/proxy/postgres"
 	"github.com/qgate/qgate/review"
+	"github.com/qgate/qgate/signin"
 	"github.com/qgate/qgate/web"
 	"github.com/qgate/qgate/web/ui"
 )
@@ -91,6 +96,7 @@ type Server struct {
 	Reviews *review.Engine
 	API     *web.Server
 	UI      *ui.Handler
+	Signin  *signin.Service
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 
@@ -148,6 +154,8 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	// The "try a request" box evaluates like qgate check: no grants.
 	s.API.Checker = gate.New(s.Gate.SQL, engine, nil)
 	s.API.Logger = logger
+	s.Signin = newSignin(cfg, st, s.Audit, s.API, key)
+	s.Signin.Metrics, s.Signin.Logger = s.Metrics, logger
 	for _, t := range cfg.Targets {
 		switch t.Protocol {
 		case qgate.ProtocolHTTP:
@@ -184,7 +192,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.webHandler()), apiTLS); err != nil {
+	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.handler()), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -268,12 +276,42 @@ func (s *Server) listen(name, addr string, h http.Handler, tlsConfig *tls.Config
 	return nil
 }
 
-// webHandler serves the server listener: the REST API (with /healthz and
-// /metrics) and the web UI's pages and assets, so that the review URLs
-// qgate prints and sends (<public_url>/reviews/{id}) open the review page.
-func (s *Server) webHandler() http.Handler {
+// newSignin builds the web UI's sign-in (local users, sessions, OIDC) and
+// installs it as the API's authentication: the session cookie first, a
+// bearer token otherwise.
+func newSignin(cfg *config.Config, st qgate.Store, auditor signin.Auditor, api *web.Server, key []byte) *signin.Service {
+	sg := signin.New(st, auditor)
+	sg.GroupsOf = cfg.GroupsOf
+	sg.Bearer = api.BearerAuth
+	sg.Lifetime, sg.IdleTimeout = cfg.Server.Sessions.Lifetime, cfg.Server.Sessions.IdleTimeout
+	sg.Secure = (cfg.Server.TLS != nil && cfg.Server.TLS.Cert != "") || strings.HasPrefix(cfg.Server.PublicURL, "https://")
+	if o := cfg.Server.OIDC; o != nil {
+		sg.OIDC = signin.NewOIDC(signin.OIDCConfig{Name: o.Name, Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			RedirectURL: o.RedirectURL, Scopes: o.Scopes, IdentityClaim: o.IdentityClaim, GroupsClaim: o.GroupsClaim})
+		// Every replica signs the OIDC state cookie with the same key,
+		// derived from the token key they share.
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte("qgate oidc state cookie v1"))
+		sg.OIDC.Key = m.Sum(nil)
+	}
+	api.Authenticate = sg.Authenticate
+	if u, err := url.Parse(cfg.Server.PublicURL); err == nil && u.Host != "" {
+		api.Origins = []string{u.Scheme + "://" + u.Host}
+	}
+	return sg
+}
+
+// handler serves the server listener: the REST API (with /healthz and
+// /metrics), the sign-in routes, and the web UI's pages and assets, so
+// that the review URLs qgate prints and sends (<public_url>/reviews/{id})
+// open the review page.
+func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.API.Handler())
+	sh := s.Signin.Handler()
+	for _, p := range signin.Routes() {
+		mux.Handle(p, sh)
+	}
 	s.UI.Register(mux)
 	return mux
 }

@@ -153,27 +153,28 @@ func TestProxy_LimitTarget(t *testing.T) {
 
 func TestProxy_IdleTimeout(t *testing.T) {
 	t.Parallel()
-	e := newEnvTarget(t, func(tg *qgate.Target) { tg.IdleTimeout = 400 * time.Millisecond })
+	e := newEnvTarget(t, func(tg *qgate.Target) { tg.IdleTimeout = 1500 * time.Millisecond })
 	ctx := context.Background()
 	conn := e.connect(ctx)
 	// A held statement and one that runs longer than the timeout are not
 	// idleness (pg_sleep is reviewed under the test policy).
 	go func() {
 		rv := e.pendingReview()
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(2 * time.Second)
 		e.approve(rv.ID)
 	}()
-	if _, err := conn.Exec(ctx, "SELECT pg_sleep(1)"); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_sleep(2)"); err != nil {
 		t.Fatalf("long statement: %v", err)
 	}
-	// Activity keeps the session open.
+	// Activity keeps the session open (a generous margin: the machine
+	// running the tests may be busy).
 	for range 4 {
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond)
 		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
 			t.Fatalf("active session: %v", err)
 		}
 	}
-	time.Sleep(time.Second)
+	time.Sleep(3 * time.Second)
 	_, err := conn.Exec(ctx, "SELECT 1")
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "57P05" || pe.Severity != "FATAL" {

@@ -11,7 +11,9 @@ import (
 
 var _ qgate.IdentityStore = (*DB)(nil)
 
-// UpsertIdentity creates the identity or updates its email and kind. The
+// UpsertIdentity creates the identity or updates its email and kind; an
+// empty email or kind keeps the stored one (issuing a token for an
+// identity must not erase the e-mail Slack matches people by). The
 // creation time of an existing identity is kept and written back to id.
 func (db *DB) UpsertIdentity(ctx context.Context, id *qgate.Identity) error {
 	if id.Name == "" {
@@ -24,7 +26,9 @@ func (db *DB) UpsertIdentity(ctx context.Context, id *qgate.Identity) error {
 	var stored sql.NullInt64
 	err := db.w.QueryRowContext(ctx, `INSERT INTO identities (name, email, kind, created_at)
 		VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET email = excluded.email, kind = excluded.kind
+		ON CONFLICT (name) DO UPDATE SET
+			email = CASE excluded.email WHEN '' THEN identities.email ELSE excluded.email END,
+			kind = CASE excluded.kind WHEN '' THEN identities.kind ELSE excluded.kind END
 		RETURNING created_at`,
 		id.Name, id.Email, id.Kind, encTime(created)).Scan(&stored)
 	if err != nil {

@@ -37,6 +37,9 @@ type DB struct {
 	// tokenByID is Token's query (every authenticated call runs it),
 	// prepared once on the read pool.
 	tokenByID *sql.Stmt
+	// sessionBySecret is SessionBySecret's query (every request of a
+	// signed-in browser runs it), prepared once on the read pool.
+	sessionBySecret *sql.Stmt
 
 	// auditMu serialises AppendAudit within the process; BEGIN IMMEDIATE
 	// serialises it across processes.
@@ -98,7 +101,10 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if db.tokenByID, err = db.r.PrepareContext(ctx, tokenByIDSQL); err != nil {
+	if db.tokenByID, err = db.r.PrepareContext(ctx, tokenByIDSQL); err == nil {
+		db.sessionBySecret, err = db.r.PrepareContext(ctx, sessionBySecretSQL)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -111,7 +117,7 @@ func (db *DB) Path() string { return db.path }
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit, db.tokenByID} {
+	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit, db.tokenByID, db.sessionBySecret} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -25,6 +25,11 @@ func testIdentityUpsert(t *testing.T, open func(*testing.T) qgate.Store) {
 		mustNoErr(t, err)
 		want := &qgate.Identity{Name: "alice", Email: "new@example.com", Kind: "service", CreatedAt: t0}
 		sameJSON(t, "identity", got, want)
+		// Empty fields (a token issued by name only) keep what is stored.
+		mustNoErr(t, s.UpsertIdentity(ctx(), &qgate.Identity{Name: "alice"}))
+		got, err = s.Identity(ctx(), "alice")
+		mustNoErr(t, err)
+		sameJSON(t, "identity after an upsert by name", got, want)
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		s := open(t)
