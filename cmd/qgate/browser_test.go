@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
@@ -206,6 +205,11 @@ defaults:
 	if err := os.WriteFile(e.cfgPath, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for _, who := range []string{"dana", "alice", "bob", "erin"} {
+		if _, errOut, code := run(t, password+"\n", "user", "add", who, "--config", e.cfgPath, "--password-stdin"); code != 0 {
+			t.Fatalf("qgate user add %s: exit %d: %s", who, code, errOut)
+		}
+	}
 	cfg, err := config.Load(e.cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -235,16 +239,28 @@ defaults:
 	return e
 }
 
-// signIn makes the tab act as who.
-func (e *browserE2E) signIn(t *testing.T, ctx context.Context, who string) {
+// password is every local user's password in the browser tests.
+const password = "correct horse battery staple"
+
+// signIn opens path in a tab that has no session: the page sends the
+// browser to the sign-in form, which it fills in as who, and the form
+// brings it back to path.
+func (e *browserE2E) signIn(t *testing.T, ctx context.Context, who, path string) {
 	t.Helper()
-	_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
-		Headers: network.Headers{"Authorization": "Bearer " + e.tokens[who]}})
-	if err != nil {
-		t.Fatal(err)
+	do(t, ctx, "open "+path+" signed out", chromedp.Navigate(e.srv.URL()+path), chromedp.WaitVisible(chromedp.ID("username")))
+	if loc := js[string](t, ctx, "location.pathname + location.search"); loc != "/login?next="+url.QueryEscape(path) {
+		t.Fatalf("signed out, %s went to %s", path, loc)
 	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
+	do(t, ctx, "sign in as "+who,
+		chromedp.SendKeys(chromedp.ID("username"), who),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#who .me")))
+	if loc := js[string](t, ctx, "location.pathname"); loc != path {
+		t.Fatalf("after signing in: at %s, want %s", loc, path)
+	}
+	if me := text(t, ctx, "#who .me"); !strings.Contains(me, who) {
+		t.Fatalf("signed in as %q, want %s", me, who)
 	}
 }
 
@@ -392,8 +408,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("InboxApproveRejectStory", func(t *testing.T) {
 		t.Parallel()
 		alice := tab(t, 60*time.Second)
-		e.signIn(t, alice, "alice")
-		e.open(t, alice, "/", ".live.on")
+		e.signIn(t, alice, "alice", "/")
+		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS(".live.on")))
 		page := js[float64](t, alice, watchRowsJS)
 
 		sent := time.Now()
@@ -529,8 +545,8 @@ func TestBrowser(t *testing.T) {
 		done := e.call("DELETE", "/v1/items/3", "")
 		rv := e.waitReview(t, payloadPrefix("DELETE /v1/items/3"))
 		dana := tab(t, 30*time.Second)
-		e.signIn(t, dana, "dana")
-		e.open(t, dana, "/", fmt.Sprintf(`#mine li.row[data-id="%d"]`, rv.ID))
+		e.signIn(t, dana, "dana", "/")
+		do(t, dana, "page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#mine li.row[data-id="%d"]`, rv.ID))))
 		e.open(t, dana, fmt.Sprintf("/reviews/%d", rv.ID), "#cannot-decide")
 		if s := text(t, dana, "#cannot-decide"); !strings.Contains(s, "your own request") {
 			t.Fatalf("explanation: %q", s)
@@ -569,8 +585,8 @@ func TestBrowser(t *testing.T) {
 		rv := e.waitReview(t, payloadPrefix("POST /v1/items"))
 		path := fmt.Sprintf("/reviews/%d", rv.ID)
 		alice := tab(t, 30*time.Second)
-		e.signIn(t, alice, "alice")
-		e.open(t, alice, path, "#approve")
+		e.signIn(t, alice, "alice", path)
+		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS("#approve")))
 		if s := text(t, alice, "ul.progress"); !strings.Contains(s, "0 of 2") || !strings.Contains(s, "2 more needed") {
 			t.Fatalf("progress before: %q", s)
 		}
@@ -587,8 +603,8 @@ func TestBrowser(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 		bob := tab(t, 30*time.Second)
-		e.signIn(t, bob, "bob")
-		e.open(t, bob, path, "#approve")
+		e.signIn(t, bob, "bob", path)
+		do(t, bob, "page", chromedp.WaitVisible(chromedp.CSS("#approve")))
 		if s := text(t, bob, "ul.votes"); !strings.Contains(s, "alice") {
 			t.Fatalf("bob does not see alice's vote: %q", s)
 		}
@@ -612,8 +628,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("Expiry", func(t *testing.T) {
 		t.Parallel()
 		alice := tab(t, 30*time.Second)
-		e.signIn(t, alice, "alice")
-		e.open(t, alice, "/", ".live.on")
+		e.signIn(t, alice, "alice", "/")
+		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS(".live.on")))
 		done := e.call("PUT", "/v1/items/4", `{"name": "late"}`)
 		rv := e.waitReview(t, payloadPrefix("PUT /v1/items/4"))
 		row := chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"]`, rv.ID))
@@ -626,13 +642,50 @@ func TestBrowser(t *testing.T) {
 		<-done
 	})
 
+	// A signed-in browser's state change without the session's CSRF
+	// token is refused; with it (as the UI sends it) it goes through.
+	// Signing out ends the session.
+	t.Run("CSRFAndSignOut", func(t *testing.T) {
+		t.Parallel()
+		done := e.call("DELETE", "/v1/items/1", "")
+		rv := e.waitReview(t, payloadPrefix("DELETE /v1/items/1"))
+		alice := tab(t, 30*time.Second)
+		path := fmt.Sprintf("/reviews/%d", rv.ID)
+		e.signIn(t, alice, "alice", path)
+		bare := js[map[string]any](t, alice, fmt.Sprintf(`fetch('/api/v1/reviews/%d/approve', {method: 'POST'})
+			.then(async r => ({status: r.status, body: await r.json()}))`, rv.ID))
+		if bare["status"] != 403.0 || !strings.Contains(fmt.Sprint(bare["body"]), "CSRF") {
+			t.Fatalf("approve without the CSRF header: %v", bare)
+		}
+		if got, _ := e.srv.Reviews.Get(context.Background(), rv.ID); got.Status != qgate.ReviewPending || len(got.Votes) != 0 {
+			t.Fatalf("the refused request voted: %+v", got)
+		}
+		forged := js[float64](t, alice, fmt.Sprintf(`fetch('/api/v1/reviews/%d/approve', {method: 'POST', headers: {'X-CSRF-Token': 'forged'}}).then(r => r.status)`, rv.ID))
+		if forged != 403 {
+			t.Fatalf("approve with a wrong CSRF token: %v", forged)
+		}
+		do(t, alice, "approve through the UI", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
+		if r := <-done; r.status >= 300 {
+			t.Fatalf("approved call: %d %s", r.status, r.raw)
+		}
+		if n := e.upstreamHits("DELETE", "/v1/items/1"); n != 1 {
+			t.Fatalf("the approved call reached the upstream %d times, want 1", n)
+		}
+		do(t, alice, "sign out", chromedp.Click(chromedp.CSS(`form.signout button`)), chromedp.WaitVisible(chromedp.ID("username")))
+		// The session is gone: the inbox sends the browser to sign in.
+		do(t, alice, "open the inbox signed out", chromedp.Navigate(e.srv.URL()+"/"), chromedp.WaitVisible(chromedp.ID("username")))
+		if loc := js[string](t, alice, "location.pathname + location.search"); loc != "/login?next=%2F" {
+			t.Fatalf("after signing out, the inbox went to %s", loc)
+		}
+	})
+
 	// The policies page lists the rules and evaluates a request as
 	// qgate check does.
 	t.Run("Policies", func(t *testing.T) {
 		t.Parallel()
 		alice := tab(t, 30*time.Second)
-		e.signIn(t, alice, "alice")
-		e.open(t, alice, "/policies", "#try-run")
+		e.signIn(t, alice, "alice", "/policies")
+		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS("#try-run")))
 		if s := text(t, alice, "ol.policies"); !strings.Contains(s, "db-writes-need-a-dba") || !strings.Contains(s, "!sql.read_only") {
 			t.Fatalf("policies: %q", s)
 		}
@@ -657,8 +710,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("Tokens", func(t *testing.T) {
 		t.Parallel()
 		alice := tab(t, 30*time.Second)
-		e.signIn(t, alice, "alice")
-		e.open(t, alice, "/tokens", "table.identities tbody tr")
+		e.signIn(t, alice, "alice", "/tokens")
+		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS("table.identities tbody tr")))
 		noUnlabelled(t, alice, "the tokens page")
 		do(t, alice, "create a token",
 			chromedp.SendKeys(chromedp.ID("new-identity"), "ci-bot"),
@@ -681,8 +734,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("ByteOffsets", func(t *testing.T) {
 		t.Parallel()
 		ctx := tab(t, 30*time.Second)
-		e.signIn(t, ctx, "erin")
-		e.open(t, ctx, "/policies", "#try-run")
+		e.signIn(t, ctx, "erin", "/policies")
+		do(t, ctx, "page", chromedp.WaitVisible(chromedp.CSS("#try-run")))
 		got := js[[]int](t, ctx, `import('/ui/util.js').then(u => { const m = u.byteMapper('aé€😀b');
 			return [m(0), m(1), m(3), m(6), m(10), m(11), m(2), m(2, true), m(99)]; })`)
 		if want := []int{0, 1, 2, 3, 5, 6, 1, 2, 6}; fmt.Sprint(got) != fmt.Sprint(want) {
