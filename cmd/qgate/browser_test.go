@@ -713,6 +713,7 @@ func TestBrowser(t *testing.T) {
 		e.signIn(t, alice, "alice", "/tokens")
 		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS("table.identities tbody tr")))
 		noUnlabelled(t, alice, "the tokens page")
+		screenshot(t, alice, "tokens") // before a secret is on the page
 		do(t, alice, "create a token",
 			chromedp.SendKeys(chromedp.ID("new-identity"), "ci-bot"),
 			chromedp.SendKeys(chromedp.ID("new-name"), "deploys"),
@@ -726,7 +727,6 @@ func TestBrowser(t *testing.T) {
 		if s := text(t, alice, "table.tokens"); !strings.Contains(s, "ci-bot") || strings.Contains(s, secret) {
 			t.Fatalf("token list: %q", s)
 		}
-		screenshot(t, alice, "tokens")
 	})
 
 	// Findings are byte offsets: the UI turns them into string indices
