@@ -194,7 +194,7 @@ func compactData(e *qgate.AuditEvent) error {
 	if len(e.Data) == 0 {
 		return nil
 	}
-	if bytes.IndexAny(e.Data, " \t\r\n") < 0 {
+	if !spaceOutsideStrings(e.Data) {
 		if !json.Valid(e.Data) {
 			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
 		}
@@ -207,6 +207,26 @@ func compactData(e *qgate.AuditEvent) error {
 	}
 	e.Data = buf.Bytes()
 	return nil
+}
+
+// spaceOutsideStrings reports whether JSON text b has a whitespace byte
+// outside its strings (insignificant whitespace that Compact would
+// remove). Whitespace inside strings, such as the spaces of an SQL
+// statement, does not count. For malformed text the answer does not
+// matter: the caller validates either way.
+func spaceOutsideStrings(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case in && c == '\\':
+			i++ // the escaped byte cannot end the string
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue hands p to the writer, waiting for room up to ctx.

@@ -16,7 +16,8 @@
 # as the postgres user (created by Debian's package) in a directory it owns.
 # Settings are tuned for throwaway data: fsync and synchronous commit off.
 # Environment: PG_BIN (directory of initdb/pg_ctl), PG_PORT (fixed port),
-# PG_MAX_CONNECTIONS (default 200).
+# PG_MAX_CONNECTIONS (default 200), PG_OWNER_PID (stop the server once
+# that process has ended).
 set -euo pipefail
 
 die() { echo "pg-start: $*" >&2; exit 1; }
@@ -80,5 +81,16 @@ done
 
 echo "$bin" >"$dir/bin"
 ok=1
+
+# With PG_OWNER_PID, the server is stopped and removed once that process
+# has ended, however it ended (a test binary killed by the fuzzing engine
+# never runs its cleanup). The watcher keeps none of our output open.
+if [ -n "${PG_OWNER_PID:-}" ]; then
+  (
+    while kill -0 "$PG_OWNER_PID" 2>/dev/null; do sleep 1; done
+    "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  ) </dev/null >/dev/null 2>&1 &
+fi
 echo "postgres://qgate_test:$password@127.0.0.1:$port/postgres?sslmode=disable"
 echo "$dir"

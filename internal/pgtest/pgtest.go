@@ -23,8 +23,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,7 +64,8 @@ func Stop() {
 
 // DSN returns the connection string of a superuser on a real PostgreSQL
 // server: QGATE_TEST_POSTGRES, or a throwaway server started once per test
-// binary. It fails tb when no server can be had.
+// binary, which stops when the binary ends (even when it is killed). It
+// fails tb when no server can be had.
 func DSN(tb testing.TB) string {
 	tb.Helper()
 	once.Do(start)
@@ -80,8 +83,15 @@ func start() {
 		return
 	}
 	var out, errOut bytes.Buffer
+	// The server must not inherit this process's descriptors: a fuzzing
+	// worker's pipes to its coordinator are not close-on-exec, and a
+	// server holding them makes the coordinator wait for it forever
+	// when it stops the worker.
+	closeOnExec()
 	cmd := exec.Command("bash", filepath.Join(scriptsDir(), "pg-start.sh"))
 	cmd.Stdout, cmd.Stderr = &out, &errOut
+	// The server stops when this process ends, however it ends.
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PG_OWNER_PID=%d", os.Getpid()))
 	if err := cmd.Run(); err != nil {
 		startErr = fmt.Errorf("scripts/pg-start.sh: %v: %s", err, strings.TrimSpace(errOut.String()))
 		return
@@ -92,6 +102,21 @@ func start() {
 		return
 	}
 	dsn, dir = lines[0], lines[1]
+}
+
+// closeOnExec marks every descriptor above stderr close-on-exec, so that
+// no child process inherits it. Go opens its own that way; inherited ones
+// (the fuzzing engine's pipes) are not.
+func closeOnExec() {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return // not Linux: nothing to do that is portable
+	}
+	for _, f := range fds {
+		if fd, err := strconv.Atoi(f.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // scriptsDir is the repository's scripts directory, found from this file.

@@ -136,13 +136,16 @@ func (s *session) authSCRAM(ctx context.Context) (*qgate.Token, error) {
 	if first.AuthMechanism != scramMechanism {
 		return nil, &errLoginRefused{reason: reasonMechanism, tokenID: refusedID(refused, t)}
 	}
+	// A copy: first.Data points into the receive buffer, which the next
+	// message overwrites, and a rotation's grace period replays it.
+	clientFirst := string(first.Data)
 	nonce := newNonce()
 	server := func(c *scram.StoredCredentials) *scram.ServerConversation {
 		srv, _ := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return *c, nil })
 		return srv.WithNonceGenerator(func() string { return nonce }).NewConversation()
 	}
 	conv := server(creds)
-	serverFirst, err := conv.Step(string(first.Data))
+	serverFirst, err := conv.Step(clientFirst)
 	if err != nil {
 		return nil, &errLoginRefused{reason: reasonProtocol, tokenID: refusedID(refused, t)}
 	}
@@ -164,7 +167,7 @@ func (s *session) authSCRAM(ctx context.Context) (*qgate.Token, error) {
 		// too: both verifiers share salt and iterations, so the same
 		// exchange can be checked against either.
 		again := server(prev)
-		if _, ferr := again.Step(string(first.Data)); ferr == nil {
+		if _, ferr := again.Step(clientFirst); ferr == nil {
 			serverFinal, err = again.Step(string(final.Data))
 		}
 	}

@@ -47,11 +47,12 @@ type session struct {
 	tokenChecked time.Time
 
 	up     *upstreamConn
-	upW    *bufio.Writer // client loop only
-	upR    *bufio.Reader // relay only
-	pid    uint32        // upstream process id, shown to the client
-	key    uint32        // qgate's secret key for this session
-	bogus  string        // a portal name that cannot exist upstream
+	upW    *bufio.Writer   // client loop only
+	upR    *bufio.Reader   // relay only, reads upIn
+	upIn   *upstreamReader // the relay's upstream reader; kick wakes it
+	pid    uint32          // upstream process id, shown to the client
+	key    uint32          // qgate's secret key for this session
+	bogus  string          // a portal name that cannot exist upstream
 	queue  chan item
 	done   chan struct{} // closed by shutdown
 	relayd chan struct{} // closed when the relay returns
@@ -240,7 +241,8 @@ func (s *session) login(ctx context.Context, m *pgproto3.StartupMessage) bool {
 	s.up = up
 	s.pid = up.pid
 	s.upW = bufio.NewWriterSize(up.conn, bufSize)
-	s.upR = bufio.NewReaderSize(up.conn, bufSize)
+	s.upIn = &upstreamReader{conn: up.conn}
+	s.upR = bufio.NewReaderSize(s.upIn, bufSize)
 	s.bogus = "qgate_refused_" + newErrorID() + newErrorID()
 	p.Logger.LogAttrs(ctx, slog.LevelInfo, "postgres session", slog.String("target", p.Target.Name),
 		slog.String("identity", t.Identity), slog.String("token_id", t.ID), slog.String("source_ip", s.ip),
@@ -358,26 +360,32 @@ func (r *clientReader) Read(b []byte) (int, error) {
 }
 
 // watch reads the connection in the background until stop is called. gone
-// is closed if the client disconnects first. Data that arrives is kept for
-// the next Read, and ends the watch (the client is still there).
+// is closed if the client disconnects first, even after sending more
+// (pipelined messages): a client that has gone cannot run what it asked
+// for. Data that arrives is kept for the next Read; past maxBatch bytes
+// the watch stops reading, so that a held client cannot make qgate hold
+// more.
 func (r *clientReader) watch() (gone <-chan struct{}, stop func()) {
 	ch := make(chan struct{})
-	finished := make(chan struct{})
-	if len(r.stash) > 0 || r.err != nil {
-		close(finished)
+	if r.err != nil {
+		close(ch) // it has gone already
 		return ch, func() {}
 	}
+	finished := make(chan struct{})
 	r.conn.SetReadDeadline(time.Time{}) // a held statement is not idleness
 	go func() {
 		defer close(finished)
 		buf := make([]byte, 4096)
-		n, err := r.conn.Read(buf)
-		r.stash = buf[:n]
-		var ne net.Error
-		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
-			r.err = err
-			if n == 0 {
-				close(ch)
+		for len(r.stash) < maxBatch {
+			n, err := r.conn.Read(buf)
+			r.stash = append(r.stash, buf[:n]...)
+			var ne net.Error
+			if err != nil {
+				if !(errors.As(err, &ne) && ne.Timeout()) {
+					r.err = err
+					close(ch)
+				}
+				return
 			}
 		}
 	}()

@@ -204,6 +204,13 @@ func (s *session) hold(ctx context.Context, st *statement) verdict {
 		}
 		return verdict{refusal: refusal(codeInsufficientPrivilege, msg, detail)}
 	}
+	// The hold may have lasted longer than the token: check it again
+	// before anything runs.
+	s.tokenChecked = time.Time{}
+	if v, ok := s.recheckToken(ctx); !ok {
+		p.Metrics.Request(p.Target.Name, string(qgate.ActionReview), "refused")
+		return v
+	}
 	if _, err := p.Reviews.Execute(bg, rv.ID, s.token.ID, hash); err != nil {
 		p.Metrics.Request(p.Target.Name, string(qgate.ActionReview), "refused")
 		if code := qgate.ErrorCode(err); code == qgate.ECONFLICT || code == qgate.EFORBIDDEN {

@@ -46,6 +46,20 @@
 // COPY is decided with its statement, before any data flows; copy data is
 // streamed both ways.
 //
+// # Messages from the server
+//
+// Between answers the relay waits on the upstream, so notifications,
+// notices, ParameterStatus changes and the FATAL error that ends an
+// upstream session reach the client at once, while it is idle or one of
+// its statements is held.
+//
+// # Backpressure
+//
+// A session holds fixed buffers: a client that reads slowly makes qgate
+// stop reading the upstream. Extended-protocol messages are forwarded at
+// least every 1 MiB, and a held client's further messages are read up to
+// 1 MiB.
+//
 // # Limits
 //
 // After authentication and before the upstream connection, a session is

@@ -12,13 +12,18 @@ import (
 // upstream will really run.
 //
 // Messages are buffered until the client asks for answers (Sync, Flush,
-// or a message that needs the upstream now); then the buffered Executes
-// are decided in order. The names a segment (the messages up to a Sync)
+// or a message that needs the upstream now), or until maxBatch bytes are
+// buffered; then the buffered Executes are decided in order. The names a segment (the messages up to a Sync)
 // defines are tentative until the upstream has answered that segment: a
 // Parse or Bind that failed, or that the upstream skipped after an error,
 // never changes what later statements are decided as. Lookups see the
 // current segment's definitions first, then the confirmed ones; a lookup
 // that falls through waits until every earlier segment is confirmed.
+
+// maxBatch is how many bytes of extended-protocol messages the client
+// loop buffers before it decides and forwards them without waiting for
+// Sync or Flush (one larger message is forwarded alone).
+const maxBatch = 1 << 20
 
 // prepared is a prepared statement's text, analysed on first Execute.
 type prepared struct {
@@ -54,8 +59,11 @@ type extState struct {
 	portals map[string]*portal
 	ovStmts map[string]*prepared // the current segment; nil value: closed
 	ovPorts map[string]*portal
-	changes []change   // the current segment's
-	waiting [][]change // forwarded segments whose outcome is not known yet
+	changes []change // the current segment's
+	// lastBind is the index in changes of the segment's latest Bind of
+	// each portal name.
+	lastBind map[string]int
+	waiting  [][]change // forwarded segments whose outcome is not known yet
 
 	batch    []byte
 	msgs     []bufMsg
@@ -66,6 +74,7 @@ type extState struct {
 func (x *extState) init() {
 	x.stmts, x.portals = map[string]*prepared{}, map[string]*portal{}
 	x.ovStmts, x.ovPorts = map[string]*prepared{}, map[string]*portal{}
+	x.lastBind = map[string]int{}
 }
 
 // confirm applies the outcome of forwarded segments; with wait it blocks
@@ -181,6 +190,16 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) bool {
 		return true
 	}
 	x.ovPorts[m.DestinationPortal] = pt
+	if i, ok := x.lastBind[m.DestinationPortal]; ok {
+		// A portal bound again in the same segment (a driver's pipeline
+		// of unnamed portals). The earlier one can outlive the segment
+		// only if the segment fails between the two Binds, and the
+		// failure aborts the transaction, which drops portals upstream
+		// too: forget it, and its parameters, rather than keep every
+		// one until Sync. (An Execute of it would be refused.)
+		x.changes[i].portal = nil
+	}
+	x.lastBind[m.DestinationPortal] = len(x.changes)
 	x.changes = append(x.changes, change{at: at, kind: 'B', name: m.DestinationPortal, portal: pt})
 	return true
 }
@@ -284,6 +303,7 @@ func (s *session) flushBatch(ctx context.Context, final byte) bool {
 			x.waiting = x.waiting[:len(x.waiting)-1]
 		}
 		x.changes = nil
+		clear(x.lastBind)
 		clear(x.ovStmts)
 		clear(x.ovPorts)
 		x.pos, x.skipping = 0, false
@@ -291,8 +311,8 @@ func (s *session) flushBatch(ctx context.Context, final byte) bool {
 		s.upW.Write([]byte{'H', 0, 0, 0, 4})
 	}
 	x.batch, x.msgs = x.batch[:0], x.msgs[:0]
-	if len(x.batch) > 1<<20 {
-		x.batch = nil
+	if cap(x.batch) > maxBatch {
+		x.batch = nil // after a large message: do not keep its buffer
 	}
 	return s.upW.Flush() == nil
 }

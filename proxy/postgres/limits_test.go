@@ -50,8 +50,10 @@ func wantTooMany(t *testing.T, err error, msg string) {
 // upstreamSessions counts the upstream's sessions on the test database,
 // besides the test's direct connection.
 func (e *env) upstreamSessions() int {
-	return e.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	return e.count(upstreamSessionsSQL)
 }
+
+const upstreamSessionsSQL = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 
 func TestProxy_LimitPerToken(t *testing.T) {
 	t.Parallel()

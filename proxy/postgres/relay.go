@@ -2,9 +2,12 @@ package pgproxy
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -82,23 +85,36 @@ type relayState struct {
 
 // relay copies the upstream's answers to the client, in the order of the
 // queue, and writes qgate's own messages at their place.
+//
+// Between answers the relay waits on the upstream itself, so that what
+// the upstream sends on its own (a notification, a notice, a parameter
+// change, the FATAL error before it closes the session) reaches the client
+// at once, while the client is idle or a statement is held. Upstream data
+// that arrives when the queue is empty is such a message: the client loop
+// queues an item before it writes anything to the upstream, so an answer
+// always finds its item. A local item (a NOTICE) wakes the waiting relay
+// with a kick.
 func (s *session) relay() {
 	defer close(s.relayd)
 	defer s.closeOnce.Do(func() { close(s.done) })
 	defer s.closeClient()
 	st := relayState{refuseAt: -1, errAt: -1, txStatus: 'I'}
 	for {
-		var it item
-		select {
-		case it = <-s.queue:
-		default:
+		it, ok := s.next()
+		if !ok {
 			if s.w.Flush() != nil {
 				return
 			}
-			select {
-			case it = <-s.queue:
-			case <-s.done:
+			var err error
+			if it, ok, err = s.waitUpstream(); err == nil && !ok {
+				err = s.relayUnsolicited()
+			}
+			if err != nil {
+				s.upstreamEnded(&st, err)
 				return
+			}
+			if !ok {
+				continue
 			}
 		}
 		if !it.upstream {
@@ -115,11 +131,134 @@ func (s *session) relay() {
 		err := s.relayChunk(&st, &it)
 		s.busy.Add(-1)
 		if err != nil {
-			s.p.Logger.Debug("postgres relay", "target", s.p.Target.Name, "pid", s.pid, "err", err)
-			st.abort(s, "the upstream connection ended")
+			s.upstreamEnded(&st, err)
 			return
 		}
 	}
+}
+
+// next returns the next queued item, if there is one.
+func (s *session) next() (item, bool) {
+	select {
+	case it := <-s.queue:
+		return it, true
+	default:
+		return item{}, false
+	}
+}
+
+// waitUpstream waits until there is an item to handle (ok) or the
+// upstream has sent a message while the queue is empty (!ok).
+func (s *session) waitUpstream() (it item, ok bool, err error) {
+	for {
+		s.upIn.idle.Store(true)
+		if it, ok = s.next(); !ok {
+			_, err = s.upR.Peek(1)
+		}
+		s.upIn.idle.Store(false)
+		switch {
+		case ok:
+			return it, true, nil
+		case errors.Is(err, errKicked):
+			continue
+		case err != nil:
+			return item{}, false, err
+		}
+		it, ok = s.next()
+		return it, ok, nil
+	}
+}
+
+// relayUnsolicited forwards one message the upstream sent outside any
+// exchange: a NotificationResponse, a NoticeResponse, a ParameterStatus, or
+// the ErrorResponse that precedes the end of the upstream session.
+func (s *session) relayUnsolicited() error {
+	hdr, err := s.upR.Peek(5)
+	if err != nil {
+		return err
+	}
+	typ := hdr[0]
+	n := int(int32(binary.BigEndian.Uint32(hdr[1:]))) - 4
+	if n < 0 {
+		return fmt.Errorf("upstream sent a message with length %d", n+4)
+	}
+	switch typ {
+	case 'A', 'N':
+		return s.copyFrame(n)
+	case 'S', 'E':
+		body, err := s.readBody(n)
+		if err != nil {
+			return err
+		}
+		if typ == 'S' {
+			return s.parameterStatus(body)
+		}
+		s.writeMsg(typ, body)
+		if errorFatal(body) {
+			return fmt.Errorf("%w %s", errUpstreamFatal, errorCode(body))
+		}
+		return nil
+	}
+	// Anything else answers nothing the relay knows of: the two sides
+	// no longer agree on where the session is, so it ends.
+	s.fatalf(codeProtocolViolation, "qgate: unexpected message from the upstream server")
+	return fmt.Errorf("upstream sent message type %q outside any exchange", typ)
+}
+
+// errUpstreamFatal is the end of a session that the upstream announced
+// with a FATAL error, which the client has been sent.
+var errUpstreamFatal = errors.New("upstream error")
+
+// upstreamEnded ends the relay after a failed upstream read or a write to
+// the client. When the upstream went away on its own, without the FATAL
+// error it normally sends, the client is told.
+func (s *session) upstreamEnded(st *relayState, err error) {
+	s.p.Logger.Debug("postgres relay", "target", s.p.Target.Name, "pid", s.pid, "err", err)
+	st.abort(s, "the upstream connection ended")
+	select {
+	case <-s.done: // qgate closed it: the session is ending anyway
+		return
+	default:
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || isNetErr(err) {
+		s.fatalf(codeConnectionFailure, "qgate: the upstream server closed the connection")
+	}
+}
+
+// upstreamReader is what the relay reads the upstream through. While the
+// relay waits on the upstream with nothing else to do (idle), a kick (a
+// read deadline in the past) wakes it with errKicked so that it looks at
+// its queue; at any other time a kick is ignored and the read goes on.
+// Only kicks set read deadlines on the upstream connection.
+type upstreamReader struct {
+	conn net.Conn
+	idle atomic.Bool
+}
+
+var errKicked = errors.New("pgproxy: relay woken")
+
+func (r *upstreamReader) Read(b []byte) (int, error) {
+	for {
+		n, err := r.conn.Read(b)
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return n, err
+		}
+		// A kick. Clearing the deadline may clear a later kick's too:
+		// the relay looks at its queue after this read either way.
+		r.conn.SetReadDeadline(time.Time{})
+		switch {
+		case n > 0:
+			return n, nil
+		case r.idle.Load():
+			return 0, errKicked
+		}
+	}
+}
+
+// kick wakes the relay if it waits on the upstream.
+func (r *upstreamReader) kick() {
+	r.conn.SetReadDeadline(time.Unix(1, 0))
 }
 
 // closeClient writes a pending FATAL error and closes the client.
@@ -262,14 +401,8 @@ func (s *session) inspect(st *relayState, it *item, typ byte, body []byte) (done
 			return true, fmt.Errorf("upstream error %s", code)
 		}
 	case 'S':
-		s.writeMsg(typ, body)
-		name := cstring(body)
-		if string(name) == "client_encoding" && len(body) > len(name)+1 {
-			if v := string(cstring(body[len(name)+1:])); !safeEncoding(v) {
-				s.fatal.CompareAndSwap(nil, errorMsg("FATAL", codeFeatureNotSupported,
-					fmt.Sprintf("client encoding %q is not supported by qgate", v), "The session was closed."))
-				return true, fmt.Errorf("unsafe client encoding %q", v)
-			}
+		if err := s.parameterStatus(body); err != nil {
+			return true, err
 		}
 	case 'Z':
 		if len(body) == 1 {
@@ -300,6 +433,21 @@ func (s *session) inspect(st *relayState, it *item, typ byte, body []byte) (done
 	return false, nil
 }
 
+// parameterStatus forwards a ParameterStatus. A client encoding that qgate
+// cannot analyse ends the session.
+func (s *session) parameterStatus(body []byte) error {
+	s.writeMsg('S', body)
+	name := cstring(body)
+	if string(name) == "client_encoding" && len(body) > len(name)+1 {
+		if v := string(cstring(body[len(name)+1:])); !safeEncoding(v) {
+			s.fatal.CompareAndSwap(nil, errorMsg("FATAL", codeFeatureNotSupported,
+				fmt.Sprintf("client encoding %q is not supported by qgate", v), "The session was closed."))
+			return fmt.Errorf("unsafe client encoding %q", v)
+		}
+	}
+	return nil
+}
+
 // writeMsg writes a message to the client from its type and body.
 func (s *session) writeMsg(typ byte, body []byte) {
 	var hdr [5]byte
@@ -318,6 +466,9 @@ func (s *session) send(it item) bool {
 	}
 	select {
 	case s.queue <- it:
+		if !it.upstream {
+			s.upIn.kick()
+		}
 		return true
 	case <-s.done:
 		if it.upstream {

@@ -68,6 +68,11 @@ func (s *session) run(ctx context.Context) {
 			s.fatalf(codeProtocolViolation, "unexpected message type %T", msg)
 			return
 		}
+		if ok && len(s.ext.batch) >= maxBatch {
+			// A client pipelining without Sync: forward what is decided
+			// rather than buffer the whole pipeline.
+			ok = s.flushBatch(ctx, 0)
+		}
 		if !ok {
 			return
 		}

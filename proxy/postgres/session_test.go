@@ -137,6 +137,35 @@ func TestProxy_RevokedSession(t *testing.T) {
 	}
 }
 
+// A token revoked while one of its statements is held: approving the
+// review afterwards runs nothing, and the session is closed.
+func TestProxy_RevokedDuringHold(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	conn := e.connect(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "DELETE FROM accounts WHERE id = 6")
+		done <- err
+	}()
+	rv := e.pendingReview()
+	if err := e.auth.Revoke(ctx, e.tokenID); err != nil {
+		t.Fatal(err)
+	}
+	e.approve(rv.ID)
+	pe := pgErr(t, <-done, "28000")
+	if pe.Severity != "FATAL" {
+		t.Errorf("severity %s, want FATAL", pe.Severity)
+	}
+	if n := e.count("SELECT count(*) FROM accounts WHERE id = 6"); n != 1 {
+		t.Fatal("the statement of a revoked token ran")
+	}
+	if got, _ := e.reviews.Get(ctx, rv.ID); !got.ExecutedAt.IsZero() {
+		t.Errorf("review marked executed")
+	}
+}
+
 func TestProxy_StartupParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -263,6 +292,25 @@ func TestProxy_Pipeline(t *testing.T) {
 	}
 	if n := e.count("SELECT count(*) FROM notes"); n != 2 || e.count("SELECT balance FROM accounts WHERE id = 5") != 0 {
 		t.Errorf("pipeline did not run in full")
+	}
+
+	// A held Execute in the middle that is rejected: as a refusal, the
+	// earlier statements of the implicit transaction are rolled back and
+	// the later ones skipped.
+	go func() {
+		b := &pgx.Batch{}
+		b.Queue("INSERT INTO notes (body) VALUES ('before the rejected one')")
+		b.Queue("UPDATE accounts SET balance = 1 WHERE id = 6")
+		b.Queue("INSERT INTO notes (body) VALUES ('after the rejected one')")
+		done <- conn.SendBatch(ctx, b).Close()
+	}()
+	rv = e.pendingReview()
+	if _, err := e.reviews.Reject(ctx, rv.ID, e.voter("bob"), "not now"); err != nil {
+		t.Fatal(err)
+	}
+	pgErr(t, <-done, "42501")
+	if n := e.count("SELECT count(*) FROM notes"); n != 2 || e.count("SELECT balance FROM accounts WHERE id = 6") != 100 {
+		t.Errorf("a batch with a rejected statement changed the upstream")
 	}
 
 	// A refused statement in a batch: the earlier ones of the implicit
