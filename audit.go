@@ -84,16 +84,21 @@ func (e *AuditEvent) ChainHash() string {
 
 // AuditFilter selects audit events. Zero fields match everything.
 type AuditFilter struct {
-	TokenID   string
-	Identity  string
-	Target    string
-	Type      string
-	Action    string // e.g. a decision: "allow", "deny", "review"
-	RequestID string
-	ReviewID  int64
-	Since     time.Time
-	Until     time.Time
-	AfterSeq  int64
+	TokenID  string
+	Identity string
+	Target   string
+	// Environment selects events of targets in this environment.
+	Environment string
+	Type        string
+	Action      string // e.g. a decision: "allow", "deny", "review"
+	RequestID   string
+	ReviewID    int64
+	Since       time.Time
+	Until       time.Time
+	AfterSeq    int64
+	// BeforeSeq, when positive, selects events with Seq < BeforeSeq: with
+	// Desc, a reader pages back from the newest event.
+	BeforeSeq int64
 	Limit     int
 	Desc      bool // newest first
 }

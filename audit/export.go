@@ -2,9 +2,12 @@ package audit
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"time"
 
 	"github.com/qgate/qgate"
 )
@@ -21,10 +24,69 @@ const exportPage = 1000
 func Export(ctx context.Context, store qgate.AuditStore, w io.Writer, f qgate.AuditFilter) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	return each(ctx, store, f, func(e *qgate.AuditEvent) error {
+		if err := enc.Encode(e); err != nil {
+			return fmt.Errorf("export audit: seq %d: %w", e.Seq, err)
+		}
+		return nil
+	})
+}
+
+// CSVHeader is the first row ExportCSV writes.
+var CSVHeader = []string{"seq", "time", "type", "action", "request_id", "token_id", "identity",
+	"target", "environment", "review_id", "data", "prev_hash", "hash"}
+
+// ExportCSV writes the events matching f to w as CSV (RFC 4180) with the
+// header row CSVHeader, in the order Export uses. Time is RFC 3339 with
+// nanoseconds in UTC, Data its JSON text. A cell that a spreadsheet would
+// run as a formula (one starting with =, +, -, @, tab or carriage return)
+// is prefixed with a single quote; only free-text fields such as an
+// identity can start so, and hashes and data never do.
+func ExportCSV(ctx context.Context, store qgate.AuditStore, w io.Writer, f qgate.AuditFilter) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return fmt.Errorf("export audit: %w", err)
+	}
+	row := make([]string, len(CSVHeader))
+	err := each(ctx, store, f, func(e *qgate.AuditEvent) error {
+		row = append(row[:0], strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Type, e.Action,
+			e.RequestID, e.TokenID, e.Identity, e.Target, e.Environment, "", string(e.Data), e.PrevHash, e.Hash)
+		if e.ReviewID != 0 {
+			row[9] = strconv.FormatInt(e.ReviewID, 10)
+		}
+		for i, v := range row {
+			row[i] = defuseFormula(v)
+		}
+		if err := cw.Write(row); err != nil {
+			return fmt.Errorf("export audit: seq %d: %w", e.Seq, err)
+		}
+		return nil
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
+}
+
+// defuseFormula keeps a spreadsheet from evaluating a cell.
+func defuseFormula(v string) string {
+	if v != "" {
+		switch v[0] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return "'" + v
+		}
+	}
+	return v
+}
+
+// each calls fn for every event matching f, in ListAudit's order, reading
+// oldest-first selections a page at a time.
+func each(ctx context.Context, store qgate.AuditStore, f qgate.AuditFilter, fn func(*qgate.AuditEvent) error) error {
 	write := func(es []*qgate.AuditEvent) error {
 		for _, e := range es {
-			if err := enc.Encode(e); err != nil {
-				return fmt.Errorf("export audit: seq %d: %w", e.Seq, err)
+			if err := fn(e); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
@@ -90,4 +94,55 @@ func TestExport(t *testing.T) {
 		}
 		exportSeqs(t, db, qgate.AuditFilter{})
 	})
+}
+
+// The CSV export has one row per event after the header, across pages,
+// with every field as stored, and defuses cells a spreadsheet would run.
+func TestExportCSV(t *testing.T) {
+	db, _ := MustOpen(t)
+	MustAppend(t, db, 1200)
+	odd := &qgate.AuditEvent{Time: t0.Add(time.Hour), Type: qgate.AuditVote, Action: "approved",
+		Identity: "=HYPERLINK(\"http://x\")", Target: "db, \"main\"", ReviewID: 7, Data: []byte(`{"comment":"a\nb"}`)}
+	if err := db.AppendAudit(context.Background(), []*qgate.AuditEvent{odd}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := audit.ExportCSV(context.Background(), db, &buf, qgate.AuditFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1202 || !slices.Equal(rows[0], audit.CSVHeader) {
+		t.Fatalf("%d rows, header %q", len(rows), rows[0])
+	}
+	all, err := db.ListAudit(context.Background(), qgate.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range all {
+		r := rows[i+1]
+		if r[0] != strconv.FormatInt(e.Seq, 10) || r[4] != e.RequestID || r[10] != string(e.Data) || r[12] != e.Hash || r[11] != e.PrevHash {
+			t.Fatalf("row %d = %q, event %+v", i+1, r, e)
+		}
+		if tm, err := time.Parse(time.RFC3339Nano, r[1]); err != nil || !tm.Equal(e.Time) {
+			t.Fatalf("row %d time %q, want %v", i+1, r[1], e.Time)
+		}
+	}
+	last := rows[len(rows)-1]
+	if last[6] != `'=HYPERLINK("http://x")` || last[7] != `db, "main"` || last[9] != "7" || last[10] != `{"comment":"a\nb"}` {
+		t.Fatalf("last row %q", last)
+	}
+	if rows[1][9] != "" {
+		t.Fatalf("review_id of an event without a review = %q", rows[1][9])
+	}
+
+	buf.Reset()
+	if err := audit.ExportCSV(context.Background(), db, &buf, qgate.AuditFilter{Type: qgate.AuditVote}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 2 {
+		t.Fatalf("filtered export has %d lines: %s", n, buf.String())
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/gate"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/review"
 )
@@ -73,6 +74,14 @@ type Server struct {
 	// EUNAUTHORIZED for missing or bad credentials. The server sets
 	// Caller.Admin itself.
 	Authenticate func(r *http.Request) (*Caller, error)
+	// Config is the configuration's policies, defaults, targets and
+	// groups, as GET /api/v1/policies, POST /api/v1/check and
+	// GET /api/v1/identities use them; nil: none.
+	Config *Config
+	// Checker evaluates POST /api/v1/check as `qgate check` does: a gate
+	// built from the same policies, without grants. Nil: the endpoint
+	// fails.
+	Checker *gate.Gate
 	// Metrics, when set, is served on /metrics and counts refused tokens.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -157,6 +166,11 @@ var routes = []route{
 	{Route{"POST", "/api/v1/sessions/{id}/revoke", false}, (*Server).revokeSession},
 	{Route{"GET", "/api/v1/audit", false}, (*Server).listAudit},
 	{Route{"GET", "/api/v1/audit/verify", false}, (*Server).verifyAudit},
+	{Route{"GET", "/api/v1/audit/export", false}, (*Server).exportAudit},
+	{Route{"GET", "/api/v1/requests/{id}", false}, (*Server).requestStory},
+	{Route{"GET", "/api/v1/policies", false}, (*Server).listPolicies},
+	{Route{"POST", "/api/v1/check", false}, (*Server).check},
+	{Route{"GET", "/api/v1/identities", false}, (*Server).listIdentities},
 	{Route{"GET", "/api/v1/events", false}, (*Server).events},
 }
 

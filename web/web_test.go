@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	pganalyze "github.com/qgate/qgate/analyze/postgres"
 	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/gate"
+	"github.com/qgate/qgate/policy"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/store/sqlite"
 	"github.com/qgate/qgate/web"
@@ -30,6 +33,25 @@ var groups = map[string][]string{
 	"admins": {"root"},
 	"crowd":  {"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"},
 }
+
+// The configuration every test's server shows and checks against.
+var (
+	testTargets = []*qgate.Target{
+		{Name: "billing-db", Protocol: qgate.ProtocolPostgres, Environment: "prod", Listen: "127.0.0.1:6432",
+			Postgres: &qgate.PostgresUpstream{Address: "10.0.0.5:5432", Database: "billing", User: "app", Password: "upstream-secret"}},
+		{Name: "payments-api", Protocol: qgate.ProtocolHTTP, Environment: "staging", Listen: "127.0.0.1:9001",
+			HTTP: &qgate.HTTPUpstream{URL: "http://10.0.0.6:7000", Headers: map[string]string{"Authorization": "Bearer upstream-key"}}, GraphQLPath: "/graphql"},
+	}
+	testPolicies = []*qgate.Policy{
+		{Name: "no-ddl-in-prod", Environments: []string{"prod"}, When: "sql.ddl", Action: qgate.ActionDeny, Message: "DDL goes through migrations"},
+		{Name: "prod-writes-need-a-dba", Environments: []string{"prod"}, When: "!sql.read_only", Action: qgate.ActionReview,
+			Review: &qgate.ReviewSpec{Approvers: []string{"dba"}, Quorum: 2, Timeout: 10 * time.Minute}},
+		{Name: "reads", When: "sql.read_only", Action: qgate.ActionAllow},
+		{Name: "api-deletes", Targets: []string{"payments-api"}, When: "http.method == 'DELETE' && 'ops' in token.roles", Action: qgate.ActionReview,
+			Review: &qgate.ReviewSpec{Approvers: []string{"sre"}, Quorum: 1}},
+	}
+	testDefaults = map[string]qgate.Action{"prod": qgate.ActionReview, "staging": qgate.ActionAllow}
+)
 
 func groupsOf(identity string) []string {
 	var gs []string
@@ -73,6 +95,12 @@ func MustEnv(tb testing.TB) *Env {
 	s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.GroupsOf = groupsOf
 	s.Admins = func(id string) bool { return slices.Contains(groupsOf(id), "admins") }
+	s.Config = web.NewConfig(testPolicies, testDefaults, qgate.ReviewSpec{Quorum: 1, Timeout: 15 * time.Minute}, testTargets, groups)
+	engine, err := policy.New(testPolicies, testDefaults, qgate.ReviewSpec{Quorum: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Checker = gate.New(pganalyze.New(pganalyze.Options{}), engine, nil)
 	hs := httptest.NewServer(s.Handler())
 	tb.Cleanup(hs.Close)
 	tb.Cleanup(s.Close) // runs first: ends event streams so hs.Close does not wait

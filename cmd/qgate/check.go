@@ -62,7 +62,7 @@ Exit status is 0 whenever the request was evaluated, whatever the decision;
 			}
 			enc := json.NewEncoder(m.Stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(checkOutput(req, d))
+			return enc.Encode(gate.Report(req, d))
 		},
 	}
 	f := cmd.Flags()
@@ -96,32 +96,4 @@ func offlinePrincipal(cfg *config.Config, identity string, roles []string) qgate
 		roles = []string{}
 	}
 	return qgate.Principal{TokenID: "offline", TokenName: "qgate check", Identity: identity, Roles: roles, Groups: groups}
-}
-
-// checkOutput is the JSON object `qgate check` prints. Its shape is a
-// contract that scripts rely on: add fields, never rename them.
-func checkOutput(req *qgate.Request, d qgate.Decision) map[string]any {
-	out := map[string]any{
-		"decision":     d.Action,
-		"matched":      d.Matched,
-		"requirements": d.Requirements,
-		"risk":         d.Risk,
-		"message":      d.Message,
-		"default":      d.Default,
-		"request": map[string]any{
-			"id": req.ID, "protocol": req.Protocol, "target": req.Target,
-			"environment": req.Environment, "source_ip": req.SourceIP, "time": req.Time,
-		},
-		"token": req.Principal,
-	}
-	if d.Requirements == nil {
-		out["requirements"] = []qgate.ReviewRequirement{}
-	}
-	if req.SQL != nil {
-		out["sql"] = req.SQL
-	}
-	if req.HTTP != nil {
-		out["http"] = req.HTTP
-	}
-	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,9 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/demo"
+	"github.com/qgate/qgate/signin"
 )
 
 func (m *Main) demoCommand() *cobra.Command {
@@ -83,7 +86,25 @@ approval, and the approval that releases it.`,
 				s.Close()
 				return err
 			}
+			// The approver signs in to the web UI as a local user.
+			webPassword := rand.Text()[:16]
+			users := signin.NewUsers(s.Store)
+			if _, err := users.Add(ctx, "alice", "", webPassword); err != nil {
+				if qgate.ErrorCode(err) != qgate.ECONFLICT {
+					s.Close()
+					return err
+				}
+				if err := users.SetPassword(ctx, "alice", webPassword); err != nil { // a reused --dir
+					s.Close()
+					return err
+				}
+			}
 			if err := s.Start(ctx); err != nil {
+				s.Close()
+				return err
+			}
+			if err := s.Audit.Append(ctx, &qgate.AuditEvent{Type: qgate.AuditUser, Action: "created", Identity: "alice",
+				Data: mustJSON(map[string]any{"by": "qgate demo"})}); err != nil {
 				s.Close()
 				return err
 			}
@@ -93,6 +114,7 @@ approval, and the approval that releases it.`,
 			}
 			api1 := "http://" + s.Addr("sample-api")
 			fmt.Fprintf(m.Stdout, `qgate demo is running (store and config in %s).
+  web UI:                  %s/   (sign in as alice, password %s)
   REST API:                %s
   sample API behind qgate: %s   (tokens: dana asks, alice approves)
 
@@ -102,13 +124,14 @@ approval, and the approval that releases it.`,
 2. A delete waits for approval (it holds for up to 25 s, then answers 202 with the review id):
    curl -s -X DELETE -H 'Authorization: Bearer %s' %s/v1/items/1
 
-3. In another terminal, release it (the waiting curl completes at once):
+3. Release it (the waiting curl completes at once): in the web UI's inbox, open the
+   review and click Approve; or in another terminal:
    export QGATE_SERVER=%s QGATE_TOKEN=%s
    %s reviews list
    %s reviews approve 1 --comment 'ok for the demo'
 
 Also try: %s reviews watch   |   %s audit verify --config %s
-`, dir, s.URL(), api1, requester, api1, requester, api1, s.URL(), approver, self, self, self, self, cfgPath)
+`, dir, s.URL(), webPassword, s.URL(), api1, requester, api1, requester, api1, s.URL(), approver, self, self, self, self, cfgPath)
 			if pg != nil {
 				host, port, _ := net.SplitHostPort(s.Addr("demo-db"))
 				conn := fmt.Sprintf("host=%s port=%s user=%s dbname=demo sslmode=disable", host, port, requesterID)
@@ -118,7 +141,7 @@ PostgreSQL (any client; the user is the token's id, the password the token):
    PGPASSWORD='%s' psql '%s' -c 'SELECT * FROM demo_items'
 5. A DELETE waits; psql shows "NOTICE: waiting for approval: review N, ...":
    PGPASSWORD='%s' psql '%s' -c 'DELETE FROM demo_items WHERE id = 1'
-6. Approve it as in step 3 (%s reviews approve N); psql prints DELETE 1.
+6. Approve it in the web UI or as in step 3 (%s reviews approve N); psql prints DELETE 1.
 `, requester, conn, requester, conn, self)
 			}
 			fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")

@@ -25,7 +25,12 @@ import (
 	"github.com/qgate/qgate/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopBrowser()
+	pgtest.Stop()
+	os.Exit(code)
+}
 
 // pgE2E is qgate serve in front of a real PostgreSQL with a small table.
 type pgE2E struct {

@@ -35,6 +35,7 @@ import (
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/signin"
 	"github.com/qgate/qgate/web"
+	"github.com/qgate/qgate/web/ui"
 )
 
 // AdminGroup is the group whose members may manage tokens through the API.
@@ -94,6 +95,7 @@ type Server struct {
 	Gate    *gate.Gate
 	Reviews *review.Engine
 	API     *web.Server
+	UI      *ui.Handler
 	Signin  *signin.Service
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -121,7 +123,12 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
-	s := &Server{Config: cfg, Store: st, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
+	uiHandler, err := ui.New()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, UI: uiHandler, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
 	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger, Durability: audit.Durability(cfg.Audit.Durability)})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
@@ -143,6 +150,9 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.API.GroupsOf = cfg.GroupsOf
 	s.API.Admins = func(identity string) bool { return slices.Contains(cfg.GroupsOf(identity), AdminGroup) }
 	s.API.Metrics = s.Metrics
+	s.API.Config = web.NewConfig(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults, cfg.Targets, cfg.Groups)
+	// The "try a request" box evaluates like qgate check: no grants.
+	s.API.Checker = gate.New(s.Gate.SQL, engine, nil)
 	s.API.Logger = logger
 	s.Signin = newSignin(cfg, st, s.Audit, s.API, key)
 	s.Signin.Metrics, s.Signin.Logger = s.Metrics, logger
@@ -291,8 +301,10 @@ func newSignin(cfg *config.Config, st qgate.Store, auditor signin.Auditor, api *
 	return sg
 }
 
-// handler serves the server listener: the REST API, and the sign-in
-// routes beside it.
+// handler serves the server listener: the REST API (with /healthz and
+// /metrics), the sign-in routes, and the web UI's pages and assets, so
+// that the review URLs qgate prints and sends (<public_url>/reviews/{id})
+// open the review page.
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.API.Handler())
@@ -300,6 +312,7 @@ func (s *Server) handler() http.Handler {
 	for _, p := range signin.Routes() {
 		mux.Handle(p, sh)
 	}
+	s.UI.Register(mux)
 	return mux
 }
 

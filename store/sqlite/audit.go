@@ -92,7 +92,8 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 }
 
 // ListAudit returns the events matching f, oldest first unless f.Desc.
-// Since is inclusive and Until exclusive; AfterSeq selects seq > AfterSeq.
+// Since is inclusive and Until exclusive; AfterSeq selects seq > AfterSeq
+// and BeforeSeq seq < BeforeSeq.
 func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.AuditEvent, error) {
 	var where []string
 	var args []any
@@ -108,6 +109,9 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	}
 	if f.Target != "" {
 		eq("target", f.Target)
+	}
+	if f.Environment != "" {
+		eq("environment", f.Environment)
 	}
 	if f.Type != "" {
 		eq("type", f.Type)
@@ -134,6 +138,10 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	if f.AfterSeq > 0 {
 		where = append(where, "seq > ?")
 		args = append(args, f.AfterSeq)
+	}
+	if f.BeforeSeq > 0 {
+		where = append(where, "seq < ?")
+		args = append(args, f.BeforeSeq)
 	}
 	q := `SELECT ` + auditColumns + ` FROM audit_events`
 	if len(where) > 0 {

@@ -164,7 +164,7 @@ func testAuditAppendConcurrent(t *testing.T, open func(*testing.T) qgate.Store) 
 func testAuditList(t *testing.T, open func(*testing.T) qgate.Store) {
 	s := open(t)
 	events := []*qgate.AuditEvent{
-		{Time: at(0), Type: qgate.AuditRequest, Action: "allow", TokenID: "tok1", Identity: "alice", Target: "db1", RequestID: "r1"},
+		{Time: at(0), Type: qgate.AuditRequest, Action: "allow", TokenID: "tok1", Identity: "alice", Target: "db1", Environment: "prod", RequestID: "r1"},
 		{Time: at(1 * time.Second), Type: qgate.AuditRequest, Action: "deny", TokenID: "tok2", Identity: "bob", Target: "db2", RequestID: "r2"},
 		{Time: at(2 * time.Second), Type: qgate.AuditReview, Action: "created", TokenID: "tok1", Identity: "alice", Target: "db1", RequestID: "r1", ReviewID: 7},
 		{Time: at(3 * time.Second), Type: qgate.AuditVote, Action: "approved", Identity: "bob", ReviewID: 7},
@@ -188,7 +188,11 @@ func testAuditList(t *testing.T, open func(*testing.T) qgate.Store) {
 		{"SinceInclusive", qgate.AuditFilter{Since: at(3 * time.Second)}, []int64{4, 5}},
 		{"UntilExclusive", qgate.AuditFilter{Until: at(2 * time.Second)}, []int64{1, 2}},
 		{"SinceUntil", qgate.AuditFilter{Since: at(1 * time.Second), Until: at(3 * time.Second)}, []int64{2, 3}},
+		{"Environment", qgate.AuditFilter{Environment: "prod"}, []int64{1}},
 		{"AfterSeq", qgate.AuditFilter{AfterSeq: 3}, []int64{4, 5}},
+		{"BeforeSeq", qgate.AuditFilter{BeforeSeq: 3}, []int64{1, 2}},
+		{"DescBeforeSeqLimit", qgate.AuditFilter{Desc: true, BeforeSeq: 5, Limit: 2}, []int64{4, 3}},
+		{"AfterBeforeSeq", qgate.AuditFilter{AfterSeq: 1, BeforeSeq: 4}, []int64{2, 3}},
 		{"Limit", qgate.AuditFilter{Limit: 2}, []int64{1, 2}},
 		{"Desc", qgate.AuditFilter{Desc: true}, []int64{5, 4, 3, 2, 1}},
 		{"DescLimit", qgate.AuditFilter{Desc: true, Limit: 2}, []int64{5, 4}},
