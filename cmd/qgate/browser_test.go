@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,8 @@ type browserE2E struct {
 	cfgPath string
 	hits    sync.Map // "METHOD path" → *atomic.Int64: calls that reached the upstream
 	tokens  map[string]string
-	pgConn  func(ctx context.Context) (*pgx.Conn, error) // dana through qgate
+	pgConn  func(ctx context.Context) (*pgx.Conn, error)    // dana through qgate
+	psql    func(ctx context.Context, sql string) *exec.Cmd // psql as dana through qgate
 	direct  *pgx.Conn
 }
 
@@ -236,7 +238,41 @@ defaults:
 		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=%s sslmode=disable",
 			host, port, danaID, e.tokens["dana"], strings.TrimPrefix(u.Path, "/")))
 	}
+	e.psql = func(ctx context.Context, sql string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-At",
+			fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, danaID, strings.TrimPrefix(u.Path, "/")), "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+e.tokens["dana"])
+		return cmd
+	}
 	return e
+}
+
+// curl sends an HTTP request to the api target as dana with the curl
+// command, in the background; the status and body arrive on the channel.
+func (e *browserE2E) curl(t *testing.T, method, path string) <-chan response {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed for the browser tests (apt-get install curl)")
+	}
+	out := make(chan response, 1)
+	go func() {
+		cmd := exec.Command("curl", "-sS", "-X", method, "-H", "Authorization: Bearer "+e.tokens["dana"],
+			"-w", "\n%{http_code}", "http://"+e.srv.Addr("api")+path)
+		b, err := cmd.Output()
+		if err != nil {
+			out <- response{status: -1, raw: err.Error()}
+			return
+		}
+		i := strings.LastIndexByte(string(b), '\n')
+		if i < 0 {
+			out <- response{status: -1, raw: string(b)}
+			return
+		}
+		status, _ := strconv.Atoi(string(b[i+1:]))
+		body := string(b[:i])
+		out <- response{status: status, raw: body}
+	}()
+	return out
 }
 
 // password is every local user's password in the browser tests.
@@ -413,7 +449,19 @@ func TestBrowser(t *testing.T) {
 		page := js[float64](t, alice, watchRowsJS)
 
 		sent := time.Now()
-		httpDone := e.call("DELETE", "/v1/items/2", "")
+		httpDone := e.curl(t, "DELETE", "/v1/items/2")
+		type psqlResult struct {
+			out, stderr string
+			err         error
+		}
+		psqlDone := make(chan psqlResult, 1)
+		go func() {
+			cmd := e.psql(context.Background(), "INSERT INTO ledger (note) VALUES ('from psql') RETURNING note")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			psqlDone <- psqlResult{string(out), stderr.String(), err}
+		}()
 		type pgResult struct {
 			id  int
 			at  time.Time
@@ -434,8 +482,11 @@ func TestBrowser(t *testing.T) {
 			pgDone <- r
 		}()
 		rvHTTP := e.waitReview(t, payloadPrefix("DELETE /v1/items/2"))
-		rvPG := e.waitReview(t, func(r *qgate.Review) bool { return strings.Contains(r.Payload, "INSERT INTO ledger") })
-		for _, rv := range []*qgate.Review{rvHTTP, rvPG} {
+		rvPG := e.waitReview(t, func(r *qgate.Review) bool {
+			return strings.Contains(r.Payload, "INSERT INTO ledger (note) VALUES ($1)")
+		})
+		rvPsql := e.waitReview(t, func(r *qgate.Review) bool { return strings.Contains(r.Payload, "'from psql'") })
+		for _, rv := range []*qgate.Review{rvHTTP, rvPG, rvPsql} {
 			do(t, alice, "row in the inbox", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#decide li.row[data-id="%d"]`, rv.ID))))
 		}
 		if js[float64](t, alice, "window.__page") != page {
@@ -451,6 +502,28 @@ func TestBrowser(t *testing.T) {
 			t.Fatal("the inbox row does not show the statement")
 		}
 		screenshot(t, alice, "inbox")
+
+		// The psql statement is approved from the inbox with the a key:
+		// psql, waiting all along, prints the inserted row.
+		do(t, alice, "approve the psql statement with a",
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.row[data-id="%d"] .rowmeta`, rvPsql.ID))),
+			chromedp.KeyEvent("a"),
+			chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`#decide li.row[data-id="%d"]`, rvPsql.ID))))
+		select {
+		case r := <-psqlDone:
+			if r.err != nil || !slices.Contains(strings.Split(r.out, "\n"), "from psql") {
+				t.Fatalf("psql after approval: %v: %q %q", r.err, r.out, r.stderr)
+			}
+			if want := fmt.Sprintf("NOTICE:  waiting for approval: review %d", rvPsql.ID); !strings.Contains(r.stderr, want) {
+				t.Errorf("psql did not show %q: %q", want, r.stderr)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("psql did not complete after approval")
+		}
+		var fromPsql int
+		if err := e.direct.QueryRow(context.Background(), "SELECT count(*) FROM ledger WHERE note = 'from psql'").Scan(&fromPsql); err != nil || fromPsql != 1 {
+			t.Fatalf("the psql statement ran %d times (%v), want once", fromPsql, err)
+		}
 
 		// Keyboard: select the statement's row, Enter opens its review.
 		do(t, alice, "select and open with Enter",
