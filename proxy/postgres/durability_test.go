@@ -2,9 +2,6 @@ package pgproxy_test
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,44 +9,8 @@ import (
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
+	"github.com/qgate/qgate/internal/audittest"
 )
-
-// stallStore is an audit store whose commits can be held back (stall) or
-// made to fail (fail), to watch what the proxy does meanwhile.
-type stallStore struct {
-	qgate.AuditStore
-	fail    atomic.Bool
-	mu      sync.Mutex
-	stalled chan struct{} // non-nil: commits wait until it is closed
-}
-
-func (s *stallStore) stall() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stalled = make(chan struct{})
-}
-
-func (s *stallStore) resume() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stalled != nil {
-		close(s.stalled)
-		s.stalled = nil
-	}
-}
-
-func (s *stallStore) AppendAudit(ctx context.Context, es []*qgate.AuditEvent) error {
-	s.mu.Lock()
-	ch := s.stalled
-	s.mu.Unlock()
-	if ch != nil {
-		<-ch
-	}
-	if s.fail.Load() {
-		return errors.New("disk on fire")
-	}
-	return s.AuditStore.AppendAudit(ctx, es)
-}
 
 // TestProxy_AuditDurability checks both audit.durability settings on the
 // wire: sync never forwards before the request event is committed; async
@@ -60,7 +21,7 @@ func TestProxy_AuditDurability(t *testing.T) {
 	for _, d := range []audit.Durability{audit.DurabilitySync, audit.DurabilityAsync} {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			ss := &stallStore{}
+			ss := &audittest.StallStore{}
 			e := newEnvWith(t, envOptions{durability: d, auditStore: func(s qgate.AuditStore) qgate.AuditStore {
 				ss.AuditStore = s
 				return ss
@@ -73,7 +34,7 @@ func TestProxy_AuditDurability(t *testing.T) {
 			}
 
 			// With commits held back, does the statement run?
-			ss.stall()
+			ss.Stall()
 			done := make(chan error, 1)
 			go func() { done <- insert(ctx, "while-stalled") }()
 			var ranWhileStalled bool
@@ -86,7 +47,7 @@ func TestProxy_AuditDurability(t *testing.T) {
 			case <-time.After(500 * time.Millisecond):
 			}
 			upstream := e.count("SELECT count(*) FROM notes WHERE body = 'while-stalled'")
-			ss.resume()
+			ss.Resume()
 			if !ranWhileStalled {
 				if err := <-done; err != nil {
 					t.Fatalf("insert after the store resumed: %v", err)
@@ -107,7 +68,7 @@ func TestProxy_AuditDurability(t *testing.T) {
 			// events share the first failing commit get through (whether
 			// this one does depends on which commit fails first), then
 			// nothing does.
-			ss.fail.Store(true)
+			ss.Fail.Store(true)
 			first := insert(ctx, "failing-1")
 			deadline := time.Now().Add(5 * time.Second)
 			for !e.log.Failing() {
@@ -128,7 +89,7 @@ func TestProxy_AuditDurability(t *testing.T) {
 			}
 			// Recovery: the next statement waits for a good commit, and
 			// then the log is healthy again.
-			ss.fail.Store(false)
+			ss.Fail.Store(false)
 			if err := insert(ctx, "recovered"); err != nil {
 				t.Fatalf("after recovery: %v", err)
 			}
