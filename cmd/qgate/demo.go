@@ -94,7 +94,7 @@ approval, and the approval that releases it.`,
 					s.Close()
 					return err
 				}
-				if err := users.SetPassword(ctx, "alice", webPassword); err != nil { // a reused --dir
+				if _, err := users.SetPassword(ctx, "alice", webPassword); err != nil { // a reused --dir
 					s.Close()
 					return err
 				}

@@ -97,10 +97,14 @@ func TestE2E_UserSignsIn(t *testing.T) {
 		t.Fatalf("revoke without CSRF token: %d", resp.StatusCode)
 	}
 
-	// A new password replaces the old one.
+	// A new password replaces the old one and signs the open session out.
 	const pw2 = "another long passphrase"
-	if _, errOut, code = run(t, pw2+"\n", "user", "passwd", "alice", "--config", e.cfgPath, "--password-stdin"); code != 0 {
+	if _, errOut, code = run(t, pw2+"\n", "user", "passwd", "alice", "--config", e.cfgPath, "--password-stdin"); code != 0 ||
+		!strings.Contains(errOut, "1 web session(s) signed out") {
 		t.Fatalf("user passwd: exit %d: %s", code, errOut)
+	}
+	if code, _ := me(); code != http.StatusUnauthorized {
+		t.Fatalf("the session opened with the old password survived the change: %d", code)
 	}
 	if resp := login(pw); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the old password still works: %d", resp.StatusCode)

@@ -101,14 +101,15 @@ func (m *Main) userCommand() *cobra.Command {
 				return err
 			}
 			defer o.Close()
-			if err := signin.NewUsers(o.store).SetPassword(c.Context(), args[0], pw); err != nil {
+			signedOut, err := signin.NewUsers(o.store).SetPassword(c.Context(), args[0], pw)
+			if err != nil {
 				return err
 			}
 			if err := o.audit(c.Context(), &qgate.AuditEvent{Type: qgate.AuditUser, Action: "password_changed", Identity: args[0],
-				Data: mustJSON(map[string]any{"by": operatorName()})}); err != nil {
+				Data: mustJSON(map[string]any{"by": operatorName(), "sessions_revoked": signedOut})}); err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Stderr, "password of %s changed\n", args[0])
+			fmt.Fprintf(m.Stderr, "password of %s changed; %d web session(s) signed out\n", args[0], signedOut)
 			return nil
 		},
 	}
