@@ -112,4 +112,8 @@ type SessionStore interface {
 	// RevokeSessions revokes every unrevoked session of identity and
 	// returns how many it revoked.
 	RevokeSessions(ctx context.Context, identity string, at time.Time) (int, error)
+	// DeleteEndedSessions deletes the sessions that ended before cutoff
+	// (revoked, past their lifetime, or idle for their idle timeout) and
+	// returns how many it deleted.
+	DeleteEndedSessions(ctx context.Context, cutoff time.Time) (int, error)
 }

@@ -282,3 +282,33 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// SessionRetention is how long an ended session stays listed (GET
+// /api/v1/sessions?include_inactive=true) before Sweep deletes it.
+const SessionRetention = 7 * 24 * time.Hour
+
+// Sweep deletes the sessions that ended more than SessionRetention ago and
+// returns how many it deleted.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	return s.Sessions.DeleteEndedSessions(ctx, s.now().Add(-SessionRetention))
+}
+
+// Run calls Sweep every interval until ctx ends, logging failures.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.logger().Error("deleting ended sessions", "err", err)
+			}
+		} else if n > 0 {
+			s.logger().Info("deleted ended sessions", "sessions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

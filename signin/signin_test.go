@@ -197,6 +197,36 @@ func TestSession_IdleTimeoutAndLifetime(t *testing.T) {
 	}
 }
 
+// TestSweep: ended sessions stay listed for SessionRetention, then go.
+func TestSweep(t *testing.T) {
+	e := MustEnv(t)
+	ended, open := e.NewBrowser(t), e.NewBrowser(t)
+	ended.MustLogin(t, "alice")
+	e.Clock.Add(2 * time.Hour) // the first session is idle past its timeout
+	open.MustLogin(t, "alice")
+	ctx := context.Background()
+	count := func() int {
+		ss, err := e.Signin.Sessions.ListSessions(ctx, qgate.SessionFilter{Identity: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ss)
+	}
+	if n, err := e.Signin.Sweep(ctx); err != nil || n != 0 || count() != 2 {
+		t.Fatalf("sweep within the retention: deleted %d (%v), %d left", n, err, count())
+	}
+	for range 5 { // the second stays in use for a while
+		e.Clock.Add(50 * time.Minute)
+		open.MustMe(t)
+	}
+	// A week on: the first session ended (idle) more than the retention
+	// ago, the second less (an hour after its last use).
+	e.Clock.Add(7 * 24 * time.Hour)
+	if n, err := e.Signin.Sweep(ctx); err != nil || n != 1 || count() != 1 {
+		t.Fatalf("sweep after the retention: deleted %d (%v), %d left", n, err, count())
+	}
+}
+
 func TestSession_RevokeActsAtOnce(t *testing.T) {
 	e := MustEnv(t)
 	laptop, phone, admin := e.NewBrowser(t), e.NewBrowser(t), e.NewBrowser(t)

@@ -235,6 +235,11 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.recordReviewWaits(ctx)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Signin.Run(ctx, time.Hour)
+	}()
 	if err := s.Audit.Append(ctx, &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "started",
 		Data: mustJSON(map[string]any{"config": s.Config.File, "targets": len(s.Config.Targets)})}); err != nil {
 		return fmt.Errorf("audit: %w", err)

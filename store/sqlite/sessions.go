@@ -150,6 +150,21 @@ func (db *DB) RevokeSessions(ctx context.Context, identity string, at time.Time)
 	return int(n), nil
 }
 
+// DeleteEndedSessions deletes the sessions that ended before cutoff.
+func (db *DB) DeleteEndedSessions(ctx context.Context, cutoff time.Time) (int, error) {
+	c := encTime(cutoff)
+	res, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE revoked_at < ? OR expires_at < ?
+		OR (idle_timeout > 0 AND last_seen_at + idle_timeout < ?)`, c, c, c)
+	if err != nil {
+		return 0, fmt.Errorf("delete ended sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete ended sessions: %w", err)
+	}
+	return int(n), nil
+}
+
 func sessionUpdated(op, id string, res sql.Result, err error) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)

@@ -144,3 +144,33 @@ func testSessionRevoke(t *testing.T, open func(*testing.T) qgate.Store) {
 		t.Fatal("bob's session was revoked with alice's")
 	}
 }
+
+func testSessionDeleteEnded(t *testing.T, open func(*testing.T) qgate.Store) {
+	s := open(t)
+	revoked := newSession("revoked", "alice", t0)
+	expired := newSession("expired", "alice", t0)
+	expired.ExpiresAt = at(time.Hour)
+	idle := newSession("idle", "alice", t0) // idle timeout 1h, last seen at t0
+	busy := newSession("busy", "alice", t0)
+	fresh := newSession("fresh", "bob", at(47*time.Hour))
+	for _, x := range []*qgate.Session{revoked, expired, idle, busy, fresh} {
+		mustNoErr(t, s.CreateSession(ctx(), x))
+	}
+	mustNoErr(t, s.RevokeSession(ctx(), "revoked", at(time.Minute)))
+	mustNoErr(t, s.TouchSession(ctx(), "busy", at(11*time.Hour)))
+	// At t0+2h: revoked (1m), expired (1h) and idle (1h) ended before
+	// it; busy is in use until its lifetime ends at 12h; fresh is new.
+	n, err := s.DeleteEndedSessions(ctx(), at(2*time.Hour))
+	mustNoErr(t, err)
+	if n != 3 {
+		t.Fatalf("deleted %d sessions, want 3", n)
+	}
+	for _, id := range []string{"revoked", "expired", "idle"} {
+		_, err := s.Session(ctx(), id)
+		wantCode(t, err, qgate.ENOTFOUND)
+	}
+	for _, id := range []string{"busy", "fresh"} {
+		_, err := s.Session(ctx(), id)
+		mustNoErr(t, err)
+	}
+}

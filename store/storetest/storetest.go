@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) qgate.Store) {
 	t.Run("SessionStore_List", func(t *testing.T) { testSessionList(t, open) })
 	t.Run("SessionStore_Touch", func(t *testing.T) { testSessionTouch(t, open) })
 	t.Run("SessionStore_Revoke", func(t *testing.T) { testSessionRevoke(t, open) })
+	t.Run("SessionStore_DeleteEnded", func(t *testing.T) { testSessionDeleteEnded(t, open) })
 	t.Run("ReviewStore_Create", func(t *testing.T) { testReviewCreate(t, open) })
 	t.Run("ReviewStore_List", func(t *testing.T) { testReviewList(t, open) })
 	t.Run("ReviewStore_UpdateCAS", func(t *testing.T) { testReviewUpdateCAS(t, open) })
