@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
 )
 
@@ -46,7 +47,8 @@ func (memAudit) Append(context.Context, *qgate.AuditEvent) error { return nil }
 // same local upstream, over real sockets. qgate-notouch leaves out the
 // token store's last-used write (auth.Verify makes it at most once a
 // minute per token, so it should not matter any more); qgate-nodisk also
-// replaces the audit log with one that writes nothing, which leaves the
+// replaces the audit log with one that writes nothing; qgate-async runs
+// with audit.durability async, which leaves the
 // CPU cost of qgate's own work. The Go client in the same process weighs
 // on every variant: scripts/bench/http.sh measures with wrk instead.
 //
@@ -122,6 +124,15 @@ func BenchmarkProxy(b *testing.B) {
 		b.Run(mode+"/bare", func(b *testing.B) { run(b, bare.URL, "qgt_not_checked", parallel) })
 		b.Run(mode+"/qgate", func(b *testing.B) {
 			e := newEnv(b, up, nil, quiet)
+			run(b, e.srv.URL, e.token, parallel)
+		})
+		b.Run(mode+"/qgate-async", func(b *testing.B) {
+			var log *audit.Log
+			e := newEnv(b, up, nil, quiet, func(e *env, _ *qgate.Target) {
+				log = audit.NewLog(e.db, audit.LogOptions{Durability: audit.DurabilityAsync})
+				e.proxy.Audit = log
+			})
+			b.Cleanup(func() { log.Close() })
 			run(b, e.srv.URL, e.token, parallel)
 		})
 		b.Run(mode+"/qgate-notouch", func(b *testing.B) {
