@@ -244,7 +244,8 @@ func (s *Server) Start(ctx context.Context) error {
 		Data: mustJSON(map[string]any{"config": s.Config.File, "targets": len(s.Config.Targets)})}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	s.Logger.Info("qgate serving", "api", s.URL(), "public_url", s.Config.Server.PublicURL, "store", s.Config.Store.Driver)
+	s.Logger.Info("qgate serving", "api", s.URL(), "public_url", s.Config.Server.PublicURL, "store", s.Config.Store.Driver,
+		"audit_durability", s.Audit.Durability())
 	return nil
 }
 
