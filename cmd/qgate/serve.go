@@ -241,7 +241,8 @@ func (s *Server) Start(ctx context.Context) error {
 		s.Signin.Run(ctx, time.Hour)
 	}()
 	if err := s.Audit.Append(ctx, &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "started",
-		Data: mustJSON(map[string]any{"config": s.Config.File, "targets": len(s.Config.Targets)})}); err != nil {
+		Data: mustJSON(map[string]any{"config": s.Config.File, "targets": len(s.Config.Targets),
+			"audit_durability": s.Audit.Durability()})}); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	s.Logger.Info("qgate serving", "api", s.URL(), "public_url", s.Config.Server.PublicURL, "store", s.Config.Store.Driver,
