@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -393,13 +394,42 @@ func js[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
+// text returns the visible text of the first element matching sel. It
+// reads it in one evaluation in the page, so a re-render (an event-stream
+// update) between finding the node and reading it cannot fail the test.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	q, _ := json.Marshal(sel)
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[*string](
+		fmt.Sprintf(`(() => { const n = document.querySelector(%s); return n ? n.innerText : null })()`, q)))
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
-	return s
+	if s == nil {
+		t.Fatalf("text of %s: no such element", sel)
+	}
+	return *s
+}
+
+// waitText waits until the text of sel contains every one of want (the
+// page may still be applying an update), and fails with the last text.
+func waitText(t *testing.T, ctx context.Context, sel string, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := text(t, ctx, sel)
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(s, w)
+		}
+		if ok {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text of %s: %q, want it to contain %q", sel, s, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // open navigates the tab to a page of the UI and waits for sel.
@@ -660,16 +690,10 @@ func TestBrowser(t *testing.T) {
 		alice := tab(t, 30*time.Second)
 		e.signIn(t, alice, "alice", path)
 		do(t, alice, "page", chromedp.WaitVisible(chromedp.CSS("#approve")))
-		if s := text(t, alice, "ul.progress"); !strings.Contains(s, "0 of 2") || !strings.Contains(s, "2 more needed") {
-			t.Fatalf("progress before: %q", s)
-		}
+		waitText(t, alice, "ul.progress", "0 of 2", "2 more needed")
 		do(t, alice, "first approval", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("cannot-decide")))
-		if s := text(t, alice, "ul.progress"); !strings.Contains(s, "1 of 2") || !strings.Contains(s, "1 more needed") {
-			t.Fatalf("progress after one approval: %q", s)
-		}
-		if s := text(t, alice, ".pagehead"); !strings.Contains(s, "pending") {
-			t.Fatalf("status after one approval: %q", s)
-		}
+		waitText(t, alice, "ul.progress", "1 of 2", "1 more needed")
+		waitText(t, alice, ".pagehead", "pending")
 		select {
 		case r := <-done:
 			t.Fatalf("the call went through after one approval of two: %d %s", r.status, r.raw)
@@ -678,9 +702,7 @@ func TestBrowser(t *testing.T) {
 		bob := tab(t, 30*time.Second)
 		e.signIn(t, bob, "bob", path)
 		do(t, bob, "page", chromedp.WaitVisible(chromedp.CSS("#approve")))
-		if s := text(t, bob, "ul.votes"); !strings.Contains(s, "alice") {
-			t.Fatalf("bob does not see alice's vote: %q", s)
-		}
+		waitText(t, bob, "ul.votes", "alice")
 		do(t, bob, "second approval", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
 		select {
 		case r := <-done:
@@ -797,8 +819,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("the shown secret %q does not verify: %v", secret, err)
 		}
 		do(t, alice, "listed", chromedp.WaitVisible(chromedp.CSS(`table.identities`)))
-		if s := text(t, alice, "table.tokens"); !strings.Contains(s, "ci-bot") || strings.Contains(s, secret) {
-			t.Fatalf("token list: %q", s)
+		if s := waitText(t, alice, "table.tokens", "ci-bot"); strings.Contains(s, secret) {
+			t.Fatalf("the token list shows the secret: %q", s)
 		}
 	})
 
