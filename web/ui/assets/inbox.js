@@ -52,14 +52,39 @@ export default async function inbox(root, me) {
     return li;
   }
 
+  // Rows are kept per review and version, and the lists are changed only
+  // where they differ: an update to one review leaves every other row's
+  // node alone, so a click on it cannot land on a node being replaced.
+  const rowCache = new Map(); // id → { li, version }
+  function rowFor(r) {
+    const c = rowCache.get(r.id);
+    if (c && c.version === r.version) return c.li;
+    const li = row(r);
+    if (c) c.li.replaceWith(li);
+    rowCache.set(r.id, { li, version: r.version });
+    return li;
+  }
+  function reconcile(list, want, empty) {
+    if (!want.length) {
+      if (!(list.children.length === 1 && list.firstElementChild.classList.contains('empty'))) {
+        clear(list, h('li', { class: 'empty muted' }, empty));
+      }
+      return;
+    }
+    const keep = new Set(want);
+    for (const child of [...list.children]) if (!keep.has(child)) child.remove();
+    want.forEach((li, i) => { if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null); });
+  }
+
   function draw() {
     const sorted = [...reviews.values()].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
     for (const k of Object.keys(lists)) {
       const items = sorted.filter((r) => bucket(r) === k);
-      clear(lists[k], items.length ? items.map(row) : h('li', { class: 'empty muted' },
-        k === 'decide' ? 'Nothing waiting for you.' : k === 'mine' ? 'No pending requests of yours.' : 'None.'));
+      reconcile(lists[k], items.map(rowFor),
+        k === 'decide' ? 'Nothing waiting for you.' : k === 'mine' ? 'No pending requests of yours.' : 'None.');
       counts[k].textContent = items.length ? `(${items.length})` : '';
     }
+    for (const id of [...rowCache.keys()]) if (!reviews.has(id)) rowCache.delete(id);
     const n = sorted.filter((r) => r.can_decide).length;
     setTitle(n ? `(${n}) Inbox` : 'Inbox');
     if (selected !== null && !reviews.has(selected)) selected = null;
