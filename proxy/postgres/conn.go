@@ -69,6 +69,11 @@ type session struct {
 	// slot is set while the session counts against the connection
 	// limits.
 	slot bool
+	// watchToken is the id of the token watchTokens checks for this
+	// session, set while it holds a slot; guarded by p.mu.
+	watchToken string
+	// tokenRevoked is set once the token was found invalid (audited once).
+	tokenRevoked atomic.Bool
 
 	closeOnce sync.Once
 	fatal     atomic.Pointer[pgproto3.ErrorResponse] // set by shutdown, written by the relay

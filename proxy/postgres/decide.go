@@ -100,33 +100,98 @@ func (s *session) recheckToken(ctx context.Context) (verdict, bool) {
 	if time.Since(s.tokenChecked) < every {
 		return verdict{}, true
 	}
-	t, err := p.Tokens.Token(ctx, s.token.ID)
-	reason := ""
-	switch {
-	case qgate.ErrorCode(err) == qgate.ENOTFOUND:
-		reason = "unknown"
-	case err != nil:
+	reason, err := p.tokenInvalid(ctx, s.token.ID)
+	if err != nil {
 		id := newErrorID()
 		p.Logger.Error("postgres token recheck", "target", p.Target.Name, "error_id", id, "err", err)
 		return verdict{refusal: refusal(codeInternalError, "qgate could not check the token; nothing was forwarded", "error id "+id)}, false
-	case !t.RevokedAt.IsZero():
-		reason = "revoked"
-	case !t.Active(p.now()):
-		reason = "expired"
-	case !t.InScope(p.Target.Name, p.Target.Environment):
-		reason = reasonOutOfScope
 	}
 	if reason == "" {
 		s.tokenChecked = time.Now()
 		return verdict{}, true
 	}
+	s.tokenRefused(ctx, reason)
+	s.fatal.CompareAndSwap(nil, errorMsg("FATAL", codeInvalidAuthorization, msgTokenInvalid, ""))
+	return verdict{end: true}, false
+}
+
+// msgTokenInvalid is the FATAL message of a session whose token stopped
+// being valid.
+const msgTokenInvalid = "terminating connection: the token is no longer valid"
+
+// tokenInvalid reports why the token with the id may no longer be used on
+// this target ("" if it may), or the store's error.
+func (p *Proxy) tokenInvalid(ctx context.Context, id string) (string, error) {
+	t, err := p.Tokens.Token(ctx, id)
+	switch {
+	case qgate.ErrorCode(err) == qgate.ENOTFOUND:
+		return "unknown", nil
+	case err != nil:
+		return "", err
+	case !t.RevokedAt.IsZero():
+		return "revoked", nil
+	case !t.Active(p.now()):
+		return "expired", nil
+	case !t.InScope(p.Target.Name, p.Target.Environment):
+		return reasonOutOfScope, nil
+	}
+	return "", nil
+}
+
+// tokenRefused counts and audits, once per session, that its token was
+// found invalid.
+func (s *session) tokenRefused(ctx context.Context, reason string) {
+	if !s.tokenRevoked.CompareAndSwap(false, true) {
+		return
+	}
+	p := s.p
 	p.Metrics.AuthFailure(p.Target.Name, reason)
 	ev := s.event(qgate.AuditAuth, "failed", "", 0, map[string]any{"reason": reason, "source_ip": s.ip, "protocol": "postgres", "session": true})
 	if err := p.Audit.Append(context.WithoutCancel(ctx), ev); err != nil {
 		p.Logger.Error("audit append failed", "target", p.Target.Name, "event", "auth", "err", err)
 	}
-	s.fatal.CompareAndSwap(nil, errorMsg("FATAL", codeInvalidAuthorization, "terminating connection: the token is no longer valid", ""))
-	return verdict{end: true}, false
+}
+
+// watchTokens closes, every interval, the sessions whose token was
+// revoked, expired or taken out of scope since they logged in, idle or
+// not: a revocation ends every session of the token within one interval,
+// not only at its next statement. A running statement is cut off as by
+// pg_terminate_backend; a held one is withdrawn. It returns once the
+// proxy is closed.
+func (p *Proxy) watchTokens(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	ctx := context.Background()
+	for range t.C {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		byToken := map[string][]*session{}
+		for s := range p.sessions {
+			if s.watchToken != "" {
+				byToken[s.watchToken] = append(byToken[s.watchToken], s)
+			}
+		}
+		p.mu.Unlock()
+		for id, sessions := range byToken {
+			reason, err := p.tokenInvalid(ctx, id)
+			if err != nil {
+				p.Logger.Warn("postgres token watch", "target", p.Target.Name, "token_id", id, "err", err)
+				continue
+			}
+			if reason == "" {
+				continue
+			}
+			for _, s := range sessions {
+				s.tokenRefused(ctx, reason)
+				p.Logger.Info("postgres session closed: token no longer valid", "target", p.Target.Name,
+					"token_id", id, "reason", reason, "pid", s.pid)
+				s.shutdown(msgTokenInvalid, codeInvalidAuthorization)
+			}
+		}
+	}
 }
 
 // hold creates a review for the statement, tells the client, and waits

@@ -31,6 +31,7 @@ func (s *session) acquireSlot(ctx context.Context) bool {
 		p.active++
 		p.perToken[id]++
 		s.slot = true
+		s.watchToken = id
 	}
 	p.mu.Unlock()
 	if s.slot {
@@ -55,6 +56,7 @@ func (s *session) releaseSlot() {
 	s.slot = false
 	p := s.p
 	p.mu.Lock()
+	s.watchToken = ""
 	p.active--
 	if p.perToken[s.token.ID]--; p.perToken[s.token.ID] <= 0 {
 		delete(p.perToken, s.token.ID)

@@ -33,8 +33,9 @@ const (
 	// DefaultStartupTimeout bounds a client's startup and authentication.
 	DefaultStartupTimeout = 30 * time.Second
 	// DefaultTokenRecheck is how stale the token check of an open session
-	// may be: a revoked or expired token's session is closed at its next
-	// statement after at most this long.
+	// may be: a revoked or expired token's sessions are closed, idle or
+	// not, at most this long after the change (and a statement is never
+	// forwarded on an older check).
 	DefaultTokenRecheck = time.Second
 )
 
@@ -112,6 +113,8 @@ type Proxy struct {
 	ln       net.Listener
 	closed   bool
 	sessions map[*session]struct{}
+	// watchOnce starts watchTokens with the first Serve.
+	watchOnce sync.Once
 	active   int                 // sessions holding a connection slot
 	perToken map[string]int      // the same, per token id
 	cancels  map[uint64]*session // pid<<32 | qgate's secret key
@@ -189,6 +192,13 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	}
 	p.ln = ln
 	p.mu.Unlock()
+	p.watchOnce.Do(func() {
+		every := p.TokenRecheck
+		if every <= 0 {
+			every = DefaultTokenRecheck
+		}
+		go p.watchTokens(every)
+	})
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()

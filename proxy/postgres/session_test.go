@@ -137,6 +137,57 @@ func TestProxy_RevokedSession(t *testing.T) {
 	}
 }
 
+// A revoked token's idle session is closed within the recheck interval,
+// without waiting for its next statement, and its upstream backend ends.
+func TestProxy_RevokedIdleSessionClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *pgproxyProxy) { p.TokenRecheck = 50 * time.Millisecond })
+	ctx := context.Background()
+	conn := e.connect(ctx)
+	if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	pid := conn.PgConn().PID()
+	// Another token's session stays open.
+	otherTok, otherID := e.issue(auth.IssueRequest{Identity: "dave"})
+	other, err := pgx.Connect(ctx, e.connString(otherID, otherTok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+
+	if err := e.auth.Revoke(ctx, e.tokenID); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = conn.PgConn().WaitForNotification(wctx) // idle: only the server can end this
+	var pe *pgconn.PgError
+	if !errorsAs(err, &pe) || pe.Severity != "FATAL" || pe.Code != "28000" {
+		t.Fatalf("idle session of a revoked token: %v, want FATAL 28000", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.count(fmt.Sprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream backend of the closed session is still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := other.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("another token's session: %v", err)
+	}
+	evs := e.audit(qgate.AuditFilter{Type: qgate.AuditAuth, TokenID: e.tokenID})
+	n := 0
+	for _, ev := range evs {
+		if strings.Contains(string(ev.Data), `"reason":"revoked"`) && strings.Contains(string(ev.Data), `"session":true`) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d audited revocations of the session, want 1: %v", n, evs)
+	}
+}
+
 // A token revoked while one of its statements is held: approving the
 // review afterwards runs nothing, and the session is closed.
 func TestProxy_RevokedDuringHold(t *testing.T) {
