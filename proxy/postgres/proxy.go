@@ -115,11 +115,11 @@ type Proxy struct {
 	sessions map[*session]struct{}
 	// watchOnce starts watchTokens with the first Serve.
 	watchOnce sync.Once
-	active   int                 // sessions holding a connection slot
-	perToken map[string]int      // the same, per token id
-	cancels  map[uint64]*session // pid<<32 | qgate's secret key
-	conns    sync.WaitGroup      // connection goroutines
-	pending  sync.WaitGroup      // background audit appends
+	active    int                 // sessions holding a connection slot
+	perToken  map[string]int      // the same, per token id
+	cancels   map[uint64]*session // pid<<32 | qgate's secret key
+	conns     sync.WaitGroup      // connection goroutines
+	pending   sync.WaitGroup      // background audit appends
 }
 
 // New returns a Proxy for the PostgreSQL target t. It loads the listener's
