@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/clientip"
 	"github.com/qgate/qgate/policy"
 )
 
@@ -134,6 +135,11 @@ func (l *loader) buildServer(fc *fileConfig, cfg *Config) {
 	cfg.Server.PublicURL = strings.TrimRight(cfg.Server.PublicURL, "/")
 	l.buildSessions(s.Sessions, cfg)
 	l.buildOIDC(s.OIDC, cfg)
+	if tp, err := clientip.Parse(s.TrustedProxies); err != nil {
+		l.problem(l.line("server", "trusted_proxies"), "server.trusted_proxies: %v", err)
+	} else {
+		cfg.Server.TrustedProxies = tp
+	}
 }
 
 func (l *loader) buildSessions(fs *fileSessions, cfg *Config) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/qgate/qgate"
@@ -80,6 +81,10 @@ type Server struct {
 	// OIDC is the web UI's OpenID Connect provider; nil when only local
 	// users sign in.
 	OIDC *OIDC
+	// TrustedProxies are the reverse proxies (addresses or ranges) in
+	// front of the server listener whose X-Forwarded-For names the client
+	// (sign-in throttling, session and audit source addresses).
+	TrustedProxies []netip.Prefix
 }
 
 // Sessions are the web UI's session lifetimes.

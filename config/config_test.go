@@ -95,6 +95,10 @@ func TestParse_OK(t *testing.T) {
 	if cfg.Audit.Durability != "sync" {
 		t.Fatalf("audit durability: got %q, want the default sync", cfg.Audit.Durability)
 	}
+	cfg, err = config.Parse("qgate.yaml", []byte("server: {trusted_proxies: [10.0.0.0/8, 127.0.0.1]}\n"), env(nil))
+	if err != nil || len(cfg.Server.TrustedProxies) != 2 || cfg.Server.TrustedProxies[1].String() != "127.0.0.1/32" {
+		t.Fatalf("server.trusted_proxies: %v, %v", cfg.Server.TrustedProxies, err)
+	}
 	cfg, err = config.Parse("qgate.yaml", []byte("audit: {durability: async}\n"), env(nil))
 	if err != nil || cfg.Audit.Durability != "async" {
 		t.Fatalf("audit.durability async: got %q, %v", cfg.Audit.Durability, err)
@@ -136,6 +140,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{`qgate.yaml:3: targets[1]: listen address 127.0.0.1:7 is already used by target "a"`}},
 		{"BadDefault", "defaults:\n  prod: maybe\n", []string{`qgate.yaml:2: defaults.prod: action must be allow, deny or review`}},
 		{"BadStore", "store: {driver: mongo}\n", []string{`qgate.yaml:1: store.driver: want sqlite or postgres`}},
+		{"BadTrustedProxy", "server:\n  trusted_proxies: [10.0.0.0/8, proxy.example]\n", []string{`qgate.yaml:2: server.trusted_proxies: "proxy.example" is neither an IP address nor a CIDR range`}},
 		{"BadDurability", "audit: {durability: eventually}\n", []string{`qgate.yaml:1: audit.durability: must be sync or async, not "eventually"`}},
 		{"TokenCacheTooLong", "auth: {token_cache: 10m}\n", []string{"qgate.yaml:1: auth.token_cache: at most 1m"}},
 		{"DuplicateKey", "server:\n  listen: 127.0.0.1:1\n  listen: 127.0.0.1:2\n", []string{"qgate.yaml:3:", "already defined"}},

@@ -31,6 +31,8 @@ type fileServer struct {
 	TLS       *fileTLS      `yaml:"tls"`
 	Sessions  *fileSessions `yaml:"sessions"`
 	OIDC      *fileOIDC     `yaml:"oidc"`
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // fileSessions are the web UI's session lifetimes.

@@ -114,7 +114,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
 	v := &loginView{Next: SafeNext(r.PostForm.Get("next")), Username: truncate(name, 128)}
-	ip := sourceIP(r)
+	ip := s.sourceIP(r)
 	ck, _ := r.Cookie(LoginCSRFCookie)
 	if ck == nil || !equal(r.PostForm.Get("csrf"), ck.Value) || !s.sameSite(r) {
 		s.Metrics.AuthFailure("login", "csrf")
@@ -203,7 +203,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.audit(ctx, &qgate.AuditEvent{Type: qgate.AuditSession, Action: "signed_out", Identity: x.Identity,
-				Data: mustJSON(map[string]any{"method": x.Method, "session_id": x.ID, "source_ip": sourceIP(r)})})
+				Data: mustJSON(map[string]any{"method": x.Method, "session_id": x.ID, "source_ip": s.sourceIP(r)})})
 		}
 	}
 	http.SetCookie(w, s.cookie(SessionCookie, "", "/", -1))

@@ -239,9 +239,9 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(OIDCCookie, "", "/auth/oidc/", -1)) // one use, whatever happens
 	refuse := func(status int, reason, message string, identity string) {
 		s.Metrics.AuthFailure("oidc", reason)
-		s.logger().Info("oidc sign-in refused", "reason", reason, "identity", identity, "remote", sourceIP(r))
+		s.logger().Info("oidc sign-in refused", "reason", reason, "identity", identity, "remote", s.sourceIP(r))
 		s.audit(ctx, &qgate.AuditEvent{Type: qgate.AuditAuth, Action: "failed", Identity: identity,
-			Data: mustJSON(map[string]any{"method": qgate.SessionOIDC, "reason": reason, "source_ip": sourceIP(r)})})
+			Data: mustJSON(map[string]any{"method": qgate.SessionOIDC, "reason": reason, "source_ip": s.sourceIP(r)})})
 		s.render(w, r, status, &loginView{Next: "/", Error: message})
 	}
 	ck, err := r.Cookie(OIDCCookie)

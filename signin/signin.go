@@ -76,6 +76,9 @@ type Service struct {
 	TouchInterval time.Duration
 	// UserThrottle and IPThrottle slow down password guessing.
 	UserThrottle, IPThrottle *Throttle
+	// ClientIP finds the client's address behind trusted reverse proxies
+	// (server.trusted_proxies); nil: the TCP peer. IPThrottle counts by it.
+	ClientIP func(r *http.Request) string
 	Metrics                  *metrics.Metrics
 	Logger                   *slog.Logger
 	Now                      func() time.Time
@@ -182,7 +185,7 @@ func (s *Service) open(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		x := &qgate.Session{
 			ID: newSessionID(), SecretHash: hashSecret(secret), Identity: identity, Groups: groups, Method: method,
 			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.Lifetime), IdleTimeout: s.IdleTimeout,
-			SourceIP: sourceIP(r), UserAgent: truncate(r.UserAgent(), 256),
+			SourceIP: s.sourceIP(r), UserAgent: truncate(r.UserAgent(), 256),
 		}
 		err := s.Sessions.CreateSession(ctx, x)
 		if qgate.ErrorCode(err) == qgate.ECONFLICT {
@@ -268,8 +271,12 @@ func equal(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// sourceIP is the request's peer address without the port.
-func sourceIP(r *http.Request) string {
+// sourceIP is the client's address: ClientIP's answer, or the peer
+// address without the port.
+func (s *Service) sourceIP(r *http.Request) string {
+	if s.ClientIP != nil {
+		return s.ClientIP(r)
+	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return host
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/clientip"
 	"github.com/qgate/qgate/signin"
 	"github.com/qgate/qgate/web"
 )
@@ -438,6 +439,42 @@ func TestLogin_Throttled(t *testing.T) {
 	}
 	if throttled != 2 {
 		t.Fatalf("%d throttled attempts audited, want 2", throttled)
+	}
+}
+
+// Behind a trusted reverse proxy the IP throttle counts the client the
+// proxy names in X-Forwarded-For, not the proxy: one client's failures do
+// not lock everybody else out, and sessions record the client's address.
+func TestLogin_BehindTrustedProxy(t *testing.T) {
+	e := MustEnv(t)
+	trusted, err := clientip.Parse([]string{"127.0.0.1", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Signin.ClientIP = (&clientip.Resolver{Trusted: trusted}).IP
+	e.Signin.IPThrottle = signin.NewThrottle(2, 10*time.Minute)
+	login := func(b *Browser, client, user, pw string) *http.Response {
+		csrf := b.LoginForm(t)
+		form := url.Values{"username": {user}, "password": {pw}, "csrf": {csrf}, "next": {"/"}}
+		resp, _ := b.Do(t, "POST", "/login", strings.NewReader(form.Encode()), http.Header{
+			"Content-Type": {"application/x-www-form-urlencoded"}, "X-Forwarded-For": {client}})
+		return resp
+	}
+	attacker, other := e.NewBrowser(t), e.NewBrowser(t)
+	for _, user := range []string{"nobody1", "nobody2"} {
+		if resp := login(attacker, "198.51.100.66", user, "wrong password!"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure from the attacker: %d", resp.StatusCode)
+		}
+	}
+	if resp := login(attacker, "198.51.100.66", "alice", password); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's address after its failures: %d, want 429", resp.StatusCode)
+	}
+	if resp := login(other, "198.51.100.7", "alice", password); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another client behind the same proxy: %d, want 303", resp.StatusCode)
+	}
+	ss, err := e.Signin.Sessions.ListSessions(context.Background(), qgate.SessionFilter{Identity: "alice"})
+	if err != nil || len(ss) != 1 || ss[0].SourceIP != "198.51.100.7" {
+		t.Fatalf("sessions: %v %+v, want one from 198.51.100.7", err, ss)
 	}
 }
 

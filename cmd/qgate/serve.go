@@ -26,6 +26,7 @@ import (
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
+	"github.com/qgate/qgate/internal/clientip"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/notify/slack"
 	"github.com/qgate/qgate/notify/webhook"
@@ -156,6 +157,9 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.API.Logger = logger
 	s.Signin = newSignin(cfg, st, s.Audit, s.API, key)
 	s.Signin.Metrics, s.Signin.Logger = s.Metrics, logger
+	if len(cfg.Server.TrustedProxies) > 0 {
+		s.Signin.ClientIP = (&clientip.Resolver{Trusted: cfg.Server.TrustedProxies}).IP
+	}
 	for _, t := range cfg.Targets {
 		switch t.Protocol {
 		case qgate.ProtocolHTTP:
