@@ -79,9 +79,9 @@ type Service struct {
 	// ClientIP finds the client's address behind trusted reverse proxies
 	// (server.trusted_proxies); nil: the TCP peer. IPThrottle counts by it.
 	ClientIP func(r *http.Request) string
-	Metrics                  *metrics.Metrics
-	Logger                   *slog.Logger
-	Now                      func() time.Time
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // New returns a Service with default lifetimes, throttles, logger and
