@@ -157,23 +157,7 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 		args = append(args, f.Limit)
 	}
 
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var es []*qgate.AuditEvent
-	for rows.Next() {
-		e, err := scanAuditEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	return es, nil
+	return queryList(ctx, db.r, "list audit", q, args, scanAuditEvent)
 }
 
 // ScanAudit calls fn for every stored event with seq > afterSeq, in seq

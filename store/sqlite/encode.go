@@ -1,10 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"math"
+	"strconv"
 	"time"
+
+	"github.com/qgate/qgate"
 )
 
 // rowScanner is a *sql.Row or *sql.Rows.
@@ -72,4 +77,50 @@ func decStrings(s string) ([]string, error) {
 	var v []string
 	err := json.Unmarshal([]byte(s), &v)
 	return v, err
+}
+
+// queryList runs a query on the readers and scans every row with scan;
+// errors are wrapped with op.
+func queryList[T any](ctx context.Context, db *sql.DB, op, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// updatedOne turns the result of an UPDATE of one row, by its key, into
+// an error: ENOTFOUND ("<what> <key> not found") when no row matched.
+func updatedOne(op, what string, key any, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return qgate.Errorf(qgate.ENOTFOUND, "%s %v not found", what, quoteKey(key))
+	}
+	return nil
+}
+
+// quoteKey quotes string keys as %q does and leaves numbers alone.
+func quoteKey(key any) any {
+	if s, ok := key.(string); ok {
+		return strconv.Quote(s)
+	}
+	return key
 }

@@ -61,23 +61,7 @@ func (db *DB) ListGrants(ctx context.Context, activeAt time.Time) ([]*qgate.Gran
 		args = append(args, clampNano(activeAt))
 	}
 	q += ` ORDER BY created_at DESC, id DESC`
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list grants: %w", err)
-	}
-	defer rows.Close()
-	var gs []*qgate.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list grants: %w", err)
-		}
-		gs = append(gs, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list grants: %w", err)
-	}
-	return gs, nil
+	return queryList(ctx, db.r, "list grants", q, args, scanGrant)
 }
 
 // RevokeGrant ends a grant at the given time (Now if zero). ENOTFOUND if
@@ -88,17 +72,7 @@ func (db *DB) RevokeGrant(ctx context.Context, id int64, at time.Time) error {
 	}
 	res, err := db.w.ExecContext(ctx,
 		`UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, encTime(at), id)
-	if err != nil {
-		return fmt.Errorf("revoke grant: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("revoke grant: %w", err)
-	}
-	if n == 0 {
-		return qgate.Errorf(qgate.ENOTFOUND, "grant %d not found", id)
-	}
-	return nil
+	return updatedOne("revoke grant", "grant", id, res, err)
 }
 
 func scanGrant(s rowScanner) (*qgate.Grant, error) {

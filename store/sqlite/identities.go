@@ -52,23 +52,7 @@ func (db *DB) Identity(ctx context.Context, name string) (*qgate.Identity, error
 
 // ListIdentities returns identities ordered by name.
 func (db *DB) ListIdentities(ctx context.Context) ([]*qgate.Identity, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT name, email, kind, created_at FROM identities ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list identities: %w", err)
-	}
-	defer rows.Close()
-	var ids []*qgate.Identity
-	for rows.Next() {
-		id, err := scanIdentity(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list identities: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list identities: %w", err)
-	}
-	return ids, nil
+	return queryList(ctx, db.r, "list identities", `SELECT name, email, kind, created_at FROM identities ORDER BY name`, nil, scanIdentity)
 }
 
 func scanIdentity(s rowScanner) (*qgate.Identity, error) {

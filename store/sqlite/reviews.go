@@ -82,23 +82,7 @@ func (db *DB) ListReviews(ctx context.Context, f qgate.ReviewFilter) ([]*qgate.R
 		args = append(args, f.Limit)
 	}
 
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list reviews: %w", err)
-	}
-	defer rows.Close()
-	var rs []*qgate.Review
-	for rows.Next() {
-		r, err := scanReview(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list reviews: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list reviews: %w", err)
-	}
-	return rs, nil
+	return queryList(ctx, db.r, "list reviews", q, args, scanReview)
 }
 
 // UpdateReview stores every field of r but ID and CreatedAt if the stored

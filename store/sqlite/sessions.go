@@ -92,23 +92,7 @@ func (db *DB) ListSessions(ctx context.Context, f qgate.SessionFilter) ([]*qgate
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += ` ORDER BY created_at DESC, id`
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var ss []*qgate.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		ss = append(ss, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	return ss, nil
+	return queryList(ctx, db.r, "list sessions", q, args, scanSession)
 }
 
 // TouchSession records a use at the given time (Now if zero); the latest
@@ -119,7 +103,7 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id = ?`,
 		encTime(at), id)
-	return sessionUpdated("touch session", id, res, err)
+	return updatedOne("touch session", "session", id, res, err)
 }
 
 // RevokeSession marks the session revoked at the given time (Now if zero).
@@ -130,7 +114,7 @@ func (db *DB) RevokeSession(ctx context.Context, id string, at time.Time) error 
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
 		encTime(at), id)
-	return sessionUpdated("revoke session", id, res, err)
+	return updatedOne("revoke session", "session", id, res, err)
 }
 
 // RevokeSessions revokes every unrevoked session of identity.
@@ -163,20 +147,6 @@ func (db *DB) DeleteEndedSessions(ctx context.Context, cutoff time.Time) (int, e
 		return 0, fmt.Errorf("delete ended sessions: %w", err)
 	}
 	return int(n), nil
-}
-
-func sessionUpdated(op, id string, res sql.Result, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if n == 0 {
-		return qgate.Errorf(qgate.ENOTFOUND, "session %q not found", id)
-	}
-	return nil
 }
 
 func scanSession(r rowScanner) (*qgate.Session, error) {

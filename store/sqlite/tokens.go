@@ -85,23 +85,7 @@ func (db *DB) ListTokens(ctx context.Context, f qgate.TokenFilter) ([]*qgate.Tok
 	}
 	q += ` ORDER BY created_at, id`
 
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	var ts []*qgate.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	return ts, nil
+	return queryList(ctx, db.r, "list tokens", q, args, scanToken)
 }
 
 // RevokeToken marks the token revoked at the given time (Now if zero).
@@ -112,7 +96,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	}
 	res, err := db.w.ExecContext(ctx,
 		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, encTime(at), id)
-	return tokenUpdated("revoke token", id, res, err)
+	return updatedOne("revoke token", "token", id, res, err)
 }
 
 // RotateToken makes hash and scram the token's secret; the previous ones
@@ -132,7 +116,7 @@ func (db *DB) RotateToken(ctx context.Context, id string, hash []byte, scram str
 			secret_hash = ?, scram = ?
 			WHERE id = ?`, encTime(graceUntil), hash, scram, id)
 	}
-	return tokenUpdated("rotate token", id, res, err)
+	return updatedOne("rotate token", "token", id, res, err)
 }
 
 // TouchToken records a use at the given time; the latest use wins.
@@ -143,22 +127,7 @@ func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
 	}
 	res, err := db.w.ExecContext(ctx,
 		`UPDATE tokens SET last_used = MAX(COALESCE(last_used, ?1), ?1) WHERE id = ?2`, encTime(at), id)
-	return tokenUpdated("touch token", id, res, err)
-}
-
-// tokenUpdated turns the result of an UPDATE by id into an error.
-func tokenUpdated(op, id string, res sql.Result, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if n == 0 {
-		return qgate.Errorf(qgate.ENOTFOUND, "token %q not found", id)
-	}
-	return nil
+	return updatedOne("touch token", "token", id, res, err)
 }
 
 func scanToken(s rowScanner) (*qgate.Token, error) {

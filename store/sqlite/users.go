@@ -50,23 +50,7 @@ func (db *DB) User(ctx context.Context, name string) (*qgate.User, error) {
 
 // ListUsers returns every user ordered by name.
 func (db *DB) ListUsers(ctx context.Context) ([]*qgate.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var us []*qgate.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return us, nil
+	return queryList(ctx, db.r, "list users", `SELECT `+userColumns+` FROM users ORDER BY name`, nil, scanUser)
 }
 
 // SetUserPassword replaces the password hash. ENOTFOUND if none.
@@ -76,7 +60,7 @@ func (db *DB) SetUserPassword(ctx context.Context, name, hash string, at time.Ti
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?`,
 		hash, encTime(at), name)
-	return userUpdated("set user password", name, res, err)
+	return updatedOne("set user password", "user", name, res, err)
 }
 
 // DisableUser marks the user disabled at the given time (Now if zero).
@@ -87,21 +71,7 @@ func (db *DB) DisableUser(ctx context.Context, name string, at time.Time) error 
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE name = ?`,
 		encTime(at), name)
-	return userUpdated("disable user", name, res, err)
-}
-
-func userUpdated(op, name string, res sql.Result, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if n == 0 {
-		return qgate.Errorf(qgate.ENOTFOUND, "user %q not found", name)
-	}
-	return nil
+	return updatedOne("disable user", "user", name, res, err)
 }
 
 func scanUser(s rowScanner) (*qgate.User, error) {
