@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -11,13 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/store/sqlite"
 	"github.com/qgate/qgate/web"
@@ -243,25 +242,6 @@ func TestReviews_EnvironmentCLI(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write in one goroutine and read in
-// another.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls f until it holds or a second passes.
 func waitFor(t *testing.T, what string, f func() bool) {
 	t.Helper()
@@ -290,7 +270,7 @@ func TestReviews_WatchCLI(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var out, errOut syncBuffer
+			var out, errOut syncbuf.Buffer
 			done := make(chan int)
 			go func() { done <- Run(ctx, args, strings.NewReader(""), &out, &errOut) }()
 			waitFor(t, "the stream to open", func() bool { return strings.Contains(errOut.String(), "watching reviews") })

@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qgate/qgate/internal/reviewtest"
-
 	"github.com/qgate/qgate"
 	pganalyze "github.com/qgate/qgate/analyze/postgres"
 	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
+	"github.com/qgate/qgate/internal/reviewtest"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/policy"
 	httpproxy "github.com/qgate/qgate/proxy/http"
@@ -134,7 +134,7 @@ type env struct {
 	proxy   *httpproxy.Proxy
 	srv     *httptest.Server
 	up      *upstream
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	token   string // carol's token (not an approver)
 	tokenID string
 }
@@ -151,7 +151,7 @@ func newEnv(tb testing.TB, up *upstream, target func(*qgate.Target), opts ...env
 	if up == nil {
 		up = newUpstream(tb, nil)
 	}
-	e := &env{tb: tb, up: up, logs: &syncBuffer{}}
+	e := &env{tb: tb, up: up, logs: &syncbuf.Buffer{}}
 	doc := strings.Replace(testConfig, "UPSTREAM", up.URL, 1)
 	cfg, err := config.Parse("test.yaml", []byte(doc), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -311,22 +311,4 @@ func mustProblem(tb testing.TB, res *http.Response, body []byte, status int) pro
 		tb.Fatalf("problem leaks internals: %s", body)
 	}
 	return p
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

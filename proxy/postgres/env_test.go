@@ -1,7 +1,6 @@
 package pgproxy_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -10,11 +9,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/qgate/qgate/internal/reviewtest"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,6 +21,8 @@ import (
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
 	"github.com/qgate/qgate/internal/pgtest"
+	"github.com/qgate/qgate/internal/reviewtest"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/policy"
 	pgproxy "github.com/qgate/qgate/proxy/postgres"
@@ -80,7 +78,7 @@ type env struct {
 	cfg     *config.Config
 	proxy   *pgproxy.Proxy
 	addr    string
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	token   string // carol's token (not an approver)
 	tokenID string
 	direct  *pgx.Conn
@@ -110,7 +108,7 @@ func newEnvWith(tb testing.TB, o envOptions, opts ...func(*pgproxy.Proxy)) *env 
 	tb.Helper()
 	target := o.target
 	ctx := context.Background()
-	e := &env{tb: tb, logs: &syncBuffer{}}
+	e := &env{tb: tb, logs: &syncbuf.Buffer{}}
 	e.dsn = pgtest.CreateDB(tb, pgtest.DSN(tb))
 	u, err := url.Parse(e.dsn)
 	if err != nil {
@@ -262,22 +260,4 @@ func (e *env) audit(f qgate.AuditFilter) []*qgate.AuditEvent {
 		e.tb.Fatal(err)
 	}
 	return evs
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
