@@ -104,6 +104,18 @@ func queryList[T any](ctx context.Context, db *sql.DB, op, q string, args []any,
 // updatedOne turns the result of an UPDATE of one row, by its key, into
 // an error: ENOTFOUND ("<what> <key> not found") when no row matched.
 func updatedOne(op, what string, key any, res sql.Result, err error) error {
+	return oneRow(op, res, err, qgate.ENOTFOUND, "%s %v not found", what, quoteKey(key))
+}
+
+// insertedOne turns the result of an INSERT ... ON CONFLICT DO NOTHING of
+// one row into an error: ECONFLICT ("<what> <key> already exists") when
+// the row was already there.
+func insertedOne(op, what string, key any, res sql.Result, err error) error {
+	return oneRow(op, res, err, qgate.ECONFLICT, "%s %v already exists", what, quoteKey(key))
+}
+
+// oneRow wraps err with op, and reports code when res changed no row.
+func oneRow(op string, res sql.Result, err error, code, format string, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -112,7 +124,7 @@ func updatedOne(op, what string, key any, res sql.Result, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if n == 0 {
-		return qgate.Errorf(qgate.ENOTFOUND, "%s %v not found", what, quoteKey(key))
+		return qgate.Errorf(code, format, args...)
 	}
 	return nil
 }

@@ -41,15 +41,7 @@ func (db *DB) CreateSession(ctx context.Context, s *qgate.Session) error {
 		ON CONFLICT DO NOTHING`,
 		s.ID, s.SecretHash, s.Identity, groups, s.Method, encTime(s.CreatedAt), encTime(s.LastSeenAt),
 		clampNano(s.ExpiresAt), int64(s.IdleTimeout), encTime(s.RevokedAt), s.SourceIP, s.UserAgent)
-	if err != nil {
-		return fmt.Errorf("create session: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create session: %w", err)
-	} else if n == 0 {
-		return qgate.Errorf(qgate.ECONFLICT, "session %q already exists", s.ID)
-	}
-	return nil
+	return insertedOne("create session", "session", s.ID, res, err)
 }
 
 // Session returns the session with the public id. ENOTFOUND if none.

@@ -46,15 +46,7 @@ func (db *DB) CreateToken(ctx context.Context, t *qgate.Token) error {
 		t.ID, t.Name, t.Identity, roles, targets, envs,
 		t.SecretHash, t.PrevSecretHash, encTime(t.PrevValidUntil), t.SCRAM, t.PrevSCRAM,
 		encTime(t.CreatedAt), encTime(t.ExpiresAt), encTime(t.RevokedAt), encTime(t.LastUsed))
-	if err != nil {
-		return fmt.Errorf("create token: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create token: %w", err)
-	} else if n == 0 {
-		return qgate.Errorf(qgate.ECONFLICT, "token %q already exists", t.ID)
-	}
-	return nil
+	return insertedOne("create token", "token", t.ID, res, err)
 }
 
 // Token returns the token with id. ENOTFOUND if none.

@@ -26,15 +26,7 @@ func (db *DB) CreateUser(ctx context.Context, u *qgate.User) error {
 	res, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`,
 		u.Name, u.Email, u.PasswordHash, encTime(u.CreatedAt), encTime(u.UpdatedAt), encTime(u.DisabledAt))
-	if err != nil {
-		return fmt.Errorf("create user: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create user: %w", err)
-	} else if n == 0 {
-		return qgate.Errorf(qgate.ECONFLICT, "user %q already exists", u.Name)
-	}
-	return nil
+	return insertedOne("create user", "user", u.Name, res, err)
 }
 
 // User returns the named user. ENOTFOUND if none.
