@@ -143,9 +143,13 @@
 // # Caching
 //
 // AnalyzeSQL first looks the exact text up in a bounded LRU (a hit costs
-// tens of nanoseconds). On a miss it fingerprints and lexes the text
-// (pg_query.Fingerprint and the PostgreSQL scanner) and looks the shape up
-// in a second LRU. The shape key is the fingerprint plus a token signature:
+// tens of nanoseconds). On a miss it lexes the text with the PostgreSQL
+// scanner and looks its token signature up in the DML cache: plain DML
+// (only SELECT, INSERT, UPDATE, DELETE, MERGE, without U& literals or
+// FLOAT(p), see literalFree) seen before with other literals is served
+// from there with its fingerprint, without parsing. Otherwise it
+// fingerprints the text (pg_query.Fingerprint, a full parse) and looks the
+// shape up in a third LRU. The shape key is the fingerprint plus a token signature:
 // every significant token's type and, except for keywords and literals, its
 // exact text. Texts with the same key differ only in the contents of
 // literals, so the parser derives the same tree up to constant values, and
