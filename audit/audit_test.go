@@ -1,9 +1,13 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,5 +65,62 @@ func mustExec(tb testing.TB, db *sql.DB, q string, args ...any) {
 	tb.Helper()
 	if _, err := db.Exec(q, args...); err != nil {
 		tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+// RewriteChain rewrites the whole audit chain of a raw SQLite file as a
+// careful attacker would: it decodes every event, lets fn change them, and
+// stores the result as one block whose columns and lookup rows agree with
+// its events, encoded by encoding/json.
+func RewriteChain(tb testing.TB, raw *sql.DB, fn func([]qgate.AuditEvent) []qgate.AuditEvent) {
+	tb.Helper()
+	rows, err := raw.Query(`SELECT events FROM audit_blocks ORDER BY first_seq`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var es []qgate.AuditEvent
+	for rows.Next() {
+		var text []byte
+		if err := rows.Scan(&text); err != nil {
+			tb.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(text))
+		for {
+			var e qgate.AuditEvent
+			if err := dec.Decode(&e); err == io.EOF {
+				break
+			} else if err != nil {
+				tb.Fatal(err)
+			}
+			es = append(es, e)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	es = fn(es)
+	var lines [][]byte
+	minT, maxT := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, e := range es {
+		b, err := json.Marshal(e)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		lines = append(lines, b)
+		minT, maxT = min(minT, e.Time.UnixNano()), max(maxT, e.Time.UnixNano())
+	}
+	for _, q := range []string{`DELETE FROM audit_blocks`, `DELETE FROM audit_requests`, `DELETE FROM audit_reviews`} {
+		mustExec(tb, raw, q)
+	}
+	first, last := es[0], es[len(es)-1]
+	mustExec(tb, raw, `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events) VALUES (?, ?, ?, ?, ?, ?)`,
+		first.Seq, last.Seq, minT, maxT, last.Hash, string(bytes.Join(lines, []byte("\n"))))
+	for _, e := range es {
+		if e.RequestID != "" {
+			mustExec(tb, raw, `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) VALUES (?, ?)`, e.RequestID, first.Seq)
+		}
+		if e.ReviewID != 0 {
+			mustExec(tb, raw, `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) VALUES (?, ?)`, e.ReviewID, first.Seq)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/qgate/qgate"
@@ -44,94 +46,124 @@ func TestVerify(t *testing.T) {
 	})
 }
 
-// TestVerify_Tampered edits the SQLite file behind the store's back and
-// checks that Verify names the first broken record and what is wrong.
+// TestVerify_Tampered edits the SQLite file behind the store's back, as an
+// attacker who can write it would, and checks that Verify names the first
+// broken record and what is wrong.
 func TestVerify_Tampered(t *testing.T) {
+	swap := func(a, b *qgate.AuditEvent) { // every field but Seq
+		sa, sb := a.Seq, b.Seq
+		*a, *b = *b, *a
+		a.Seq, b.Seq = sa, sb
+	}
 	for _, tc := range []struct {
 		name    string
-		tamper  []string // SQL run on the raw file holding records 1..10
+		sql     string                                         // run on the raw file holding records 1..10
+		rewrite func(es []qgate.AuditEvent) []qgate.AuditEvent // or: the events rewritten, blocks made consistent
 		events  int64
 		broken  int64
 		problem string
 	}{
 		{
+			name:    "EditedDataWithSQL",
+			sql:     `UPDATE audit_blocks SET events = replace(events, '"data":{"i":5}', '"data":{"i":500}')`,
+			events:  5,
+			broken:  5,
+			problem: "hash mismatch: record was edited",
+		},
+		{
 			name:    "EditedData",
-			tamper:  []string{`UPDATE audit_events SET data = '{"i":500}' WHERE seq = 5`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { es[4].Data = []byte(`{"i":500}`); return es },
 			events:  5,
 			broken:  5,
 			problem: "hash mismatch: record was edited",
 		},
 		{
 			name:    "EditedAction",
-			tamper:  []string{`UPDATE audit_events SET action = 'deny' WHERE seq = 5`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { es[4].Action = "deny"; return es },
 			events:  5,
 			broken:  5,
 			problem: "hash mismatch: record was edited",
 		},
 		{
 			name:    "EditedTime",
-			tamper:  []string{`UPDATE audit_events SET time = time + 1 WHERE seq = 7`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { es[6].Time = es[6].Time.Add(1); return es },
 			events:  7,
 			broken:  7,
 			problem: "hash mismatch: record was edited",
 		},
 		{
-			name:    "EditedHash",
-			tamper:  []string{`UPDATE audit_events SET hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE seq = 5`},
+			name: "EditedHash",
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent {
+				es[4].Hash = "0000000000000000000000000000000000000000000000000000000000000000"
+				return es
+			},
 			events:  5,
 			broken:  5,
 			problem: "hash mismatch: record was edited",
 		},
 		{
 			name:    "DeletedMiddle",
-			tamper:  []string{`DELETE FROM audit_events WHERE seq = 5`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { return slices.Delete(es, 4, 5) },
 			events:  5,
 			broken:  5,
 			problem: "seq gap: record(s) 5..5 missing",
 		},
 		{
 			name:    "DeletedRange",
-			tamper:  []string{`DELETE FROM audit_events WHERE seq BETWEEN 3 AND 6`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { return slices.Delete(es, 2, 6) },
 			events:  3,
 			broken:  3,
 			problem: "seq gap: record(s) 3..6 missing",
 		},
 		{
 			name:    "DeletedFirst",
-			tamper:  []string{`DELETE FROM audit_events WHERE seq = 1`},
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { return es[1:] },
 			events:  1,
 			broken:  1,
 			problem: "seq gap: record(s) 1..1 missing",
 		},
 		{
 			name: "DeletedAndRenumbered",
-			tamper: []string{
-				`DELETE FROM audit_events WHERE seq = 5`,
-				`UPDATE audit_events SET seq = seq - 1 WHERE seq > 5`,
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent {
+				es = slices.Delete(es, 4, 5)
+				for i := 4; i < len(es); i++ {
+					es[i].Seq--
+				}
+				return es
 			},
 			events:  5,
 			broken:  5,
 			problem: "prev_hash does not match record 4: records reordered or deleted",
 		},
 		{
-			name: "Reordered",
-			// Swap every column but seq between records 4 and 5.
-			tamper: []string{
-				`UPDATE audit_events SET seq = -4 WHERE seq = 4`,
-				`UPDATE audit_events SET seq = 4 WHERE seq = 5`,
-				`UPDATE audit_events SET seq = 5 WHERE seq = -4`,
-			},
+			name:    "Reordered",
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent { swap(&es[3], &es[4]); return es },
 			events:  4,
 			broken:  4,
 			problem: "prev_hash does not match record 3: records reordered or deleted",
+		},
+		{
+			name: "EditedAndRehashed",
+			// An attacker who edits a record and recomputes its hash is
+			// caught by the next record's link.
+			rewrite: func(es []qgate.AuditEvent) []qgate.AuditEvent {
+				es[4].Action = "deny"
+				es[4].Hash = es[4].ChainHash()
+				return es
+			},
+			events:  6,
+			broken:  6,
+			problem: "prev_hash does not match record 5: records reordered or deleted",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := MustOpen(t)
 			MustAppend(t, db, 10)
 			raw := MustRaw(t, path)
-			for _, q := range tc.tamper {
-				mustExec(t, raw, q)
+			if tc.sql != "" {
+				mustExec(t, raw, tc.sql)
+			} else {
+				RewriteChain(t, raw, tc.rewrite)
 			}
 			rep, err := audit.Verify(context.Background(), db)
 			if err != nil {
@@ -146,30 +178,32 @@ func TestVerify_Tampered(t *testing.T) {
 			t.Log(rep)
 		})
 	}
+}
 
-	t.Run("EditedAndRehashed", func(t *testing.T) {
-		// An attacker who edits a record and recomputes its hash is caught
-		// by the next record's link.
-		db, path := MustOpen(t)
-		MustAppend(t, db, 10)
-		es, err := db.ListAudit(context.Background(), qgate.AuditFilter{AfterSeq: 4, Limit: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := es[0]
-		e.Action = "deny"
-		e.Hash = e.ChainHash()
-		mustExec(t, MustRaw(t, path), `UPDATE audit_events SET action = ?, hash = ? WHERE seq = 5`, e.Action, e.Hash)
-
-		rep, err := audit.Verify(context.Background(), db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := "prev_hash does not match record 5: records reordered or deleted"
-		if rep.OK || rep.BrokenSeq != 6 || rep.Problem != want {
-			t.Fatalf("report = %+v, want broken at 6: %q", rep, want)
-		}
-	})
+// TestVerify_Hidden: edits that keep every event's values, so the hashes
+// still match, but would hide events from filtered listings, are errors.
+func TestVerify_Hidden(t *testing.T) {
+	for _, tc := range []struct{ name, sql string }{
+		// The same request id, escaped differently: a listing by
+		// request id would skip the block.
+		{"EscapedDifferently", `UPDATE audit_blocks SET events = replace(events, '"request_id":"r5"', '"request_id":"\u00725"')`},
+		{"BlockTimeMoved", `UPDATE audit_blocks SET max_time = 0`},
+		{"BlockSeqsMoved", `UPDATE audit_blocks SET last_seq = 5`},
+		{"LookupRowDeleted", `DELETE FROM audit_requests WHERE request_id = 'r5'`},
+		{"LookupRowRenamed", `UPDATE audit_requests SET request_id = 'r55' WHERE request_id = 'r5'`},
+		{"Whitespace", `UPDATE audit_blocks SET events = events || ' '`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := MustOpen(t)
+			MustAppend(t, db, 10)
+			mustExec(t, MustRaw(t, path), tc.sql)
+			rep, err := audit.Verify(context.Background(), db)
+			if err == nil || !strings.Contains(err.Error(), "edited outside qgate") {
+				t.Fatalf("verify = %+v, %v; want an error saying the file was edited", rep, err)
+			}
+			t.Log(err)
+		})
+	}
 }
 
 // failingStore is an AuditStore whose every call fails with err.

@@ -260,7 +260,7 @@ func TestAudit_VerifyAndTamper(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE audit_events SET identity = 'mallory' WHERE seq = 2`); err != nil {
+	if _, err := db.Exec(`UPDATE audit_blocks SET events = replace(events, '"identity":"bob"', '"identity":"mallory"')`); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code = run(t, "", "audit", "verify", "--config", cfg)

@@ -1,11 +1,17 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,25 +20,29 @@ import (
 
 var _ qgate.AuditStore = (*DB)(nil)
 
-const auditColumns = `seq, time, type, action, request_id, token_id, identity,
-	target, environment, review_id, data, prev_hash, hash`
+const lastAuditSQL = `SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1`
 
-const lastAuditSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+const insertBlockSQL = `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events)
+	VALUES (?, ?, ?, ?, ?, ?)`
 
-const insertAuditSQL = `INSERT INTO audit_events (` + auditColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const (
+	insertRequestSQL = `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) VALUES (?, ?)`
+	insertReviewSQL  = `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) VALUES (?, ?)`
+)
 
-// scanPage is how many events ScanAudit reads per query, so that a slow
-// callback never holds one read transaction open for the whole log.
-const scanPage = 1000
+// blockPage is how many blocks one query reads, so that a slow caller
+// never holds one read transaction open for the whole log.
+const blockPage = 16
 
 // AppendAudit appends events in order, in one transaction: it reads the
 // last stored (seq, hash), gives each event the next Seq, the previous
-// Hash as PrevHash and its own ChainHash as Hash, and inserts it. It
-// returns only once the transaction is committed (and, with
+// Hash as PrevHash and its own ChainHash as Hash, and stores them as one
+// block. It returns only once the transaction is committed (and, with
 // synchronous=FULL, on disk), and sets those fields on the events only
 // then. A zero Time becomes Now; Time is stored, and set, in UTC at
-// nanosecond precision. Data must be empty or valid JSON (EINVALID).
+// nanosecond precision. Data must be empty or valid JSON (EINVALID); it is
+// stored byte for byte. Bytes of string fields that are not valid UTF-8
+// are stored as U+FFFD.
 func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -57,8 +67,6 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		stmt := tx.StmtContext(ctx, db.insertAudit)
-		defer stmt.Close()
 		now := db.now()
 		for i, e := range events {
 			c := *e
@@ -69,18 +77,16 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 			if len(c.Data) == 0 {
 				c.Data = nil
 			}
+			for _, s := range []*string{&c.Type, &c.Action, &c.RequestID, &c.TokenID, &c.Identity, &c.Target, &c.Environment} {
+				*s = validUTF8(*s)
+			}
 			c.Seq = lastSeq + 1
 			c.PrevHash = lastHash
 			c.Hash = c.ChainHash()
-			if _, err := stmt.ExecContext(ctx, c.Seq, c.Time.UnixNano(), c.Type, c.Action,
-				c.RequestID, c.TokenID, c.Identity, c.Target, c.Environment, c.ReviewID,
-				[]byte(c.Data), c.PrevHash, c.Hash); err != nil {
-				return fmt.Errorf("seq %d: %w", c.Seq, err)
-			}
 			chained[i] = c
 			lastSeq, lastHash = c.Seq, c.Hash
 		}
-		return nil
+		return db.insertBlock(ctx, tx, newBlock(chained))
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
@@ -91,127 +97,321 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 	return nil
 }
 
+// insertBlock stores b and its lookup rows, with the prepared statements
+// once Open has prepared them (a migration runs before).
+func (db *DB) insertBlock(ctx context.Context, tx *sql.Tx, b block) error {
+	exec := func(st *sql.Stmt, q string, args ...any) error {
+		var err error
+		if st == nil {
+			_, err = tx.ExecContext(ctx, q, args...)
+		} else {
+			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		}
+		return err
+	}
+	if err := exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, string(b.text)); err != nil {
+		return fmt.Errorf("seq %d..%d: %w", b.first, b.last, err)
+	}
+	for _, id := range b.requests {
+		if err := exec(db.addRequest, insertRequestSQL, id, b.first); err != nil {
+			return fmt.Errorf("seq %d..%d: request %q: %w", b.first, b.last, id, err)
+		}
+	}
+	for _, id := range b.reviews {
+		if err := exec(db.addReview, insertReviewSQL, id, b.first); err != nil {
+			return fmt.Errorf("seq %d..%d: review %d: %w", b.first, b.last, id, err)
+		}
+	}
+	return nil
+}
+
 // ListAudit returns the events matching f, oldest first unless f.Desc.
 // Since is inclusive and Until exclusive; AfterSeq selects seq > AfterSeq
 // and BeforeSeq seq < BeforeSeq.
+//
+// A request or review filter reads only the blocks that hold its events;
+// any other filter reads blocks in seq order (newest first with Desc),
+// skipping blocks whose text cannot hold a match, until Limit events
+// matched.
 func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.AuditEvent, error) {
-	var where []string
-	var args []any
-	eq := func(col string, v any) {
-		where = append(where, col+" = ?")
-		args = append(args, v)
+	var out []*qgate.AuditEvent
+	done := func() bool { return f.Limit > 0 && len(out) >= f.Limit }
+	var needles [][]byte
+	for _, n := range [][2]string{{"token_id", f.TokenID}, {"identity", f.Identity}, {"target", f.Target},
+		{"environment", f.Environment}, {"type", f.Type}, {"action", f.Action}, {"request_id", f.RequestID}} {
+		if b := fieldNeedle(n[0], n[1]); b != nil {
+			needles = append(needles, b)
+		}
 	}
-	if f.TokenID != "" {
-		eq("token_id", f.TokenID)
-	}
-	if f.Identity != "" {
-		eq("identity", f.Identity)
-	}
-	if f.Target != "" {
-		eq("target", f.Target)
-	}
-	if f.Environment != "" {
-		eq("environment", f.Environment)
-	}
-	if f.Type != "" {
-		eq("type", f.Type)
-	}
-	if f.Action != "" {
-		eq("action", f.Action)
-	}
-	if f.RequestID != "" {
-		eq("request_id", f.RequestID)
-	}
-	if f.ReviewID != 0 {
-		eq("review_id", f.ReviewID)
-		// Lets SQLite use the partial index audit_events_review.
-		where = append(where, "review_id != 0")
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, clampNano(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, clampNano(f.Until))
-	}
-	if f.AfterSeq > 0 {
-		where = append(where, "seq > ?")
-		args = append(args, f.AfterSeq)
-	}
-	if f.BeforeSeq > 0 {
-		where = append(where, "seq < ?")
-		args = append(args, f.BeforeSeq)
-	}
-	q := `SELECT ` + auditColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	if f.Desc {
-		q += ` ORDER BY seq DESC`
-	} else {
-		q += ` ORDER BY seq`
-	}
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	visit := func(first int64, text []byte) (bool, error) {
+		for _, n := range needles {
+			if !bytes.Contains(text, n) {
+				return false, nil
+			}
+		}
+		var events []*qgate.AuditEvent
+		err := decodeBlock(first, text, func(e *qgate.AuditEvent) error {
+			if auditMatches(&f, e) {
+				events = append(events, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return true, err
+		}
+		if f.Desc {
+			slices.Reverse(events)
+		}
+		for _, e := range events {
+			if done() {
+				break
+			}
+			out = append(out, e)
+		}
+		return done(), nil
 	}
 
-	return queryList(ctx, db.r, "list audit", q, args, scanAuditEvent)
+	var err error
+	switch {
+	case f.RequestID != "":
+		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_requests WHERE request_id = ?`, f.RequestID, f.Desc, visit)
+	case f.ReviewID != 0:
+		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_reviews WHERE review_id = ?`, f.ReviewID, f.Desc, visit)
+	default:
+		var where []string
+		var args []any
+		if f.AfterSeq > 0 {
+			where, args = append(where, "last_seq > ?"), append(args, f.AfterSeq)
+		}
+		if f.BeforeSeq > 0 {
+			where, args = append(where, "first_seq < ?"), append(args, f.BeforeSeq)
+		}
+		if !f.Since.IsZero() {
+			where, args = append(where, "max_time >= ?"), append(args, clampNano(f.Since))
+		}
+		if !f.Until.IsZero() {
+			where, args = append(where, "min_time < ?"), append(args, clampNano(f.Until))
+		}
+		err = db.blocks(ctx, where, args, f.Desc, func(first, _ int64, text []byte) (bool, error) {
+			return visit(first, text)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return out, nil
 }
 
-// ScanAudit calls fn for every stored event with seq > afterSeq, in seq
-// order, exactly as stored. It reads a page at a time, so fn may be slow
-// without holding a read transaction open. It stops at fn's first error
-// and returns it unwrapped.
-func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.AuditEvent) error) error {
-	for {
-		page, err := db.auditPage(ctx, afterSeq)
-		if err != nil {
-			return fmt.Errorf("scan audit: %w", err)
+// auditMatches reports whether e passes every field of f but Limit and
+// Desc.
+func auditMatches(f *qgate.AuditFilter, e *qgate.AuditEvent) bool {
+	str := func(want, got string) bool { return want == "" || want == got }
+	t := e.Time.UnixNano()
+	return str(f.TokenID, e.TokenID) && str(f.Identity, e.Identity) && str(f.Target, e.Target) &&
+		str(f.Environment, e.Environment) && str(f.Type, e.Type) && str(f.Action, e.Action) &&
+		str(f.RequestID, e.RequestID) &&
+		(f.ReviewID == 0 || f.ReviewID == e.ReviewID) &&
+		(f.Since.IsZero() || t >= clampNano(f.Since)) &&
+		(f.Until.IsZero() || t < clampNano(f.Until)) &&
+		(f.AfterSeq <= 0 || e.Seq > f.AfterSeq) &&
+		(f.BeforeSeq <= 0 || e.Seq < f.BeforeSeq)
+}
+
+// indexedBlocks calls visit for each block that a lookup table lists for
+// key, in seq order (newest first with desc), until visit says stop.
+func (db *DB) indexedBlocks(ctx context.Context, q string, key any, desc bool,
+	visit func(first int64, text []byte) (bool, error)) error {
+	if desc {
+		q += ` ORDER BY first_seq DESC`
+	} else {
+		q += ` ORDER BY first_seq`
+	}
+	firsts, err := queryList(ctx, db.r, "audit lookup", q, []any{key}, func(s rowScanner) (int64, error) {
+		var n int64
+		return n, s.Scan(&n)
+	})
+	if err != nil {
+		return err
+	}
+	for _, first := range firsts {
+		var text []byte
+		err := db.r.QueryRowContext(ctx, `SELECT events FROM audit_blocks WHERE first_seq = ?`, first).Scan(&text)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit lookup lists block %d, which does not exist: %w", first, errEdited)
+		} else if err != nil {
+			return err
 		}
-		for _, e := range page {
-			if err := fn(e); err != nil {
+		if stop, err := visit(first, text); err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// blocks calls fn for each block matching every condition of where (SQL
+// over audit_blocks' columns, with args), in seq order (newest first with
+// desc), until fn says stop. It reads blockPage blocks per query.
+func (db *DB) blocks(ctx context.Context, where []string, args []any, desc bool,
+	fn func(first, last int64, text []byte) (bool, error)) error {
+	cursor, cmp, order := int64(math.MinInt64), ">", ""
+	if desc {
+		cursor, cmp, order = math.MaxInt64, "<", " DESC"
+	}
+	q := `SELECT first_seq, last_seq, events FROM audit_blocks WHERE ` +
+		strings.Join(append(slices.Clip(where), "first_seq "+cmp+" ?"), " AND ") +
+		` ORDER BY first_seq` + order + ` LIMIT ?`
+	type row struct {
+		first, last int64
+		text        []byte
+	}
+	for {
+		page, err := queryList(ctx, db.r, "audit blocks", q, append(slices.Clip(args), cursor, blockPage),
+			func(s rowScanner) (row, error) {
+				var r row
+				return r, s.Scan(&r.first, &r.last, &r.text)
+			})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if stop, err := fn(r.first, r.last, r.text); err != nil || stop {
 				return err
 			}
 		}
-		if len(page) < scanPage {
+		if len(page) < blockPage {
 			return nil
 		}
-		afterSeq = page[len(page)-1].Seq
+		cursor = page[len(page)-1].first
 	}
 }
 
-func (db *DB) auditPage(ctx context.Context, afterSeq int64) ([]*qgate.AuditEvent, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events
-		WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, scanPage)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	page := make([]*qgate.AuditEvent, 0, scanPage)
-	for rows.Next() {
-		e, err := scanAuditEvent(rows)
-		if err != nil {
-			return nil, err
+// ScanAudit calls fn for every stored event with seq > afterSeq, in seq
+// order, exactly as stored. It reads a few blocks at a time, so fn may be
+// slow without holding a read transaction open. It stops at fn's first
+// error and returns it unwrapped.
+//
+// It also checks what the hash chain cannot: that each block's text is
+// exactly what qgate writes for its events and that the block's columns
+// agree with them, and, on a scan of the whole chain (afterSeq 0), that the
+// lookup tables hold exactly the rows those events call for. So no edit
+// outside qgate can hide an event from a filtered listing without being
+// reported. A block's problem is an error returned after fn has seen the
+// block's events (so a broken chain is reported first); the lookup tables
+// are checked at the end.
+func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.AuditEvent) error) error {
+	var errFn error
+	var want lookupSums
+	lastFirst := int64(-1)
+	err := db.blocks(ctx, []string{"last_seq > ?"}, []any{afterSeq}, false, func(first, last int64, text []byte) (bool, error) {
+		var events []qgate.AuditEvent
+		if err := decodeBlock(first, text, func(e *qgate.AuditEvent) error {
+			events = append(events, *e)
+			return nil
+		}); err != nil {
+			return true, err
 		}
-		page = append(page, e)
+		for i := range events {
+			if events[i].Seq <= afterSeq {
+				continue
+			}
+			if err := fn(&events[i]); err != nil {
+				errFn = err
+				return true, err
+			}
+		}
+		b, err := db.checkBlock(ctx, first, last, text, events)
+		want.addBlock(b)
+		lastFirst = first
+		return false, err
+	})
+	if errFn != nil {
+		return errFn
 	}
-	return page, rows.Err()
+	if err == nil && afterSeq <= 0 {
+		err = db.checkLookups(ctx, lastFirst, want)
+	}
+	if err != nil {
+		return fmt.Errorf("scan audit: %w", err)
+	}
+	return nil
 }
 
-func scanAuditEvent(s rowScanner) (*qgate.AuditEvent, error) {
-	var e qgate.AuditEvent
-	var t int64
-	var data []byte
-	err := s.Scan(&e.Seq, &t, &e.Type, &e.Action, &e.RequestID, &e.TokenID, &e.Identity,
-		&e.Target, &e.Environment, &e.ReviewID, &data, &e.PrevHash, &e.Hash)
+// checkBlock compares a stored block (its key, last_seq and text) with
+// what newBlock makes of its events, and returns that.
+func (db *DB) checkBlock(ctx context.Context, first, last int64, text []byte, events []qgate.AuditEvent) (block, error) {
+	want := newBlock(events)
+	var got block
+	err := db.r.QueryRowContext(ctx, `SELECT min_time, max_time, last_hash FROM audit_blocks WHERE first_seq = ?`, first).
+		Scan(&got.minTime, &got.maxTime, &got.lastHash)
 	if err != nil {
-		return nil, err
+		return want, err
 	}
-	e.Time = time.Unix(0, t).UTC()
-	if len(data) > 0 {
-		e.Data = json.RawMessage(data)
+	got.first, got.last, got.text = first, last, text
+	if got.first != want.first || got.last != want.last || got.minTime != want.minTime ||
+		got.maxTime != want.maxTime || got.lastHash != want.lastHash || !bytes.Equal(got.text, want.text) {
+		return want, fmt.Errorf("audit block %d: its columns do not match its events: %w", first, errEdited)
 	}
-	return &e, nil
+	return want, nil
+}
+
+var errEdited = errors.New("the database was edited outside qgate")
+
+// lookupSums is an order-independent digest of lookup rows: each row's
+// SHA-256, added lane by lane. Equal sums mean equal sets of rows, short
+// of finding a multi-way collision of SHA-256.
+type lookupSums struct{ requests, reviews [4]uint64 }
+
+func addLookup(sum *[4]uint64, key string, first int64) {
+	h := sha256.Sum256(strconv.AppendInt(append([]byte(key), 0), first, 10))
+	for i := range sum {
+		sum[i] += binary.LittleEndian.Uint64(h[8*i:])
+	}
+}
+
+func (s *lookupSums) addBlock(b block) {
+	for _, id := range b.requests {
+		addLookup(&s.requests, id, b.first)
+	}
+	for _, id := range b.reviews {
+		addLookup(&s.reviews, strconv.FormatInt(id, 10), b.first)
+	}
+}
+
+// checkLookups compares the lookup rows of blocks up to lastFirst (those
+// a scan read; newer ones may have been appended since) with want.
+func (db *DB) checkLookups(ctx context.Context, lastFirst int64, want lookupSums) error {
+	var got lookupSums
+	for _, t := range []struct {
+		table string
+		sum   *[4]uint64
+		want  [4]uint64
+	}{{"audit_requests", &got.requests, want.requests}, {"audit_reviews", &got.reviews, want.reviews}} {
+		col := "request_id"
+		if t.table == "audit_reviews" {
+			col = "CAST(review_id AS TEXT)"
+		}
+		rows, err := db.r.QueryContext(ctx, `SELECT `+col+`, first_seq FROM `+t.table+` WHERE first_seq <= ?`, lastFirst)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key string
+			var first int64
+			if err := rows.Scan(&key, &first); err != nil {
+				rows.Close()
+				return err
+			}
+			addLookup(t.sum, key, first)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if *t.sum != t.want {
+			return fmt.Errorf("the lookup table %s does not match the events: %w", t.table, errEdited)
+		}
+	}
+	return nil
 }

@@ -79,9 +79,14 @@ func decStrings(s string) ([]string, error) {
 	return v, err
 }
 
-// queryList runs a query on the readers and scans every row with scan;
-// errors are wrapped with op.
-func queryList[T any](ctx context.Context, db *sql.DB, op, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// queryList runs a query (on the readers, or in a transaction) and scans
+// every row with scan; errors are wrapped with op.
+func queryList[T any](ctx context.Context, db querier, op, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

@@ -28,6 +28,12 @@ type migration struct {
 	sql     string
 }
 
+// migrationHooks are Go steps of a migration, run right after its SQL in
+// the same transaction, for changes SQL cannot make exactly.
+var migrationHooks = map[int]func(context.Context, *DB, *sql.Tx) error{
+	5: moveAuditEventsToBlocks,
+}
+
 // migrations returns the embedded migrations in version order.
 func migrations() ([]migration, error) {
 	return loadMigrations(migrationFiles, "migrations")
@@ -111,6 +117,11 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("apply %s: %w", m.name, err)
+			}
+			if hook := migrationHooks[m.version]; hook != nil {
+				if err := hook(ctx, db, tx); err != nil {
+					return fmt.Errorf("apply %s: %w", m.name, err)
+				}
 			}
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,

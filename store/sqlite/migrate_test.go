@@ -4,10 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
-	"strings"
+	"reflect"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/audit"
 )
 
 func TestOpen_Migrate(t *testing.T) {
@@ -176,36 +181,93 @@ func mustMigrations(tb testing.TB) []migration {
 	return ms
 }
 
-// TestAuditIndexes: a lookup by review uses the partial index, and an
-// event of no review does not enter it.
-func TestAuditIndexes(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "qgate.db"))
+// TestMigrate_AuditBlocks: migration 0005 moves a chain written one row
+// per event into blocks, byte for byte, and the chain goes on from there.
+func TestMigrate_AuditBlocks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qgate.db")
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &DB{Now: time.Now, w: raw}
+	var before []migration
+	for _, m := range mustMigrations(t) {
+		if m.version < 5 {
+			before = append(before, m)
+		}
+	}
+	if err := old.migrate(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	const n = 600 // two full blocks of legacyBlock and a part
+	var want []*qgate.AuditEvent
+	prev := ""
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for i := range n {
+		e := &qgate.AuditEvent{Seq: int64(i + 1), Time: t0.Add(time.Duration(i) * time.Millisecond), Type: qgate.AuditRequest,
+			Action: "allow", RequestID: fmt.Sprintf("r%d", i/2), TokenID: "tok1", Identity: "alice", Target: "db1", PrevHash: prev}
+		switch i % 7 {
+		case 0:
+			e.Data = []byte("{\"sql\": \"SELECT 1\",\n \"x\": [ ]}")
+		case 3:
+			e.ReviewID = int64(i)
+		}
+		e.Hash = e.ChainHash()
+		prev = e.Hash
+		if _, err := raw.Exec(`INSERT INTO audit_events (seq, time, type, action, request_id, token_id, identity,
+			target, environment, review_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, e.Time.UnixNano(), e.Type, e.Action, e.RequestID, e.TokenID, e.Identity, e.Target, e.Environment,
+			e.ReviewID, []byte(e.Data), e.PrevHash, e.Hash); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e)
+	}
+	raw.Close()
+
+	db, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.r.Query(`EXPLAIN QUERY PLAN SELECT seq FROM audit_events WHERE review_id = ? AND review_id != 0`, 7)
+	if rep, err := audit.Verify(ctx, db); err != nil || !rep.OK || rep.Events != n {
+		t.Fatalf("verify after the move: %v %v", rep, err)
+	}
+	got, err := db.ListAudit(ctx, qgate.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
+	if len(got) != n {
+		t.Fatalf("listed %d events, want %d", len(got), n)
+	}
+	for i := range got {
+		g, w := *got[i], *want[i]
+		if !g.Time.Equal(w.Time) || string(g.Data) != string(w.Data) {
+			t.Fatalf("event %d: time %v data %q, want %v %q", i+1, g.Time, g.Data, w.Time, w.Data)
 		}
-		plan = append(plan, detail)
+		g.Time, w.Time, g.Data, w.Data = time.Time{}, time.Time{}, nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("event %d = %+v, want %+v", i+1, g, w)
+		}
 	}
-	if !strings.Contains(strings.Join(plan, "\n"), "audit_events_review") {
-		t.Fatalf("review lookup does not use the index: %q", plan)
+	for _, f := range []qgate.AuditFilter{{RequestID: "r200"}, {ReviewID: 507}} {
+		es, err := db.ListAudit(ctx, f)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("%+v: %d events, %v", f, len(es), err)
+		}
 	}
-	var where string
-	if err := db.r.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_events_review'`).Scan(&where); err != nil {
+	var left int
+	if err := db.r.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("audit_events left behind (%d, %v)", left, err)
+	}
+	next := &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "after"}
+	if err := db.AppendAudit(ctx, []*qgate.AuditEvent{next}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(where, "WHERE review_id != 0") {
-		t.Fatalf("audit_events_review is not partial: %s", where)
+	if next.Seq != n+1 || next.PrevHash != want[n-1].Hash {
+		t.Fatalf("next event: seq %d prev %q; want %d %q", next.Seq, next.PrevHash, n+1, want[n-1].Hash)
+	}
+	if rep, err := audit.Verify(ctx, db); err != nil || !rep.OK || rep.Events != n+1 {
+		t.Fatalf("verify after appending: %v %v", rep, err)
 	}
 }

@@ -33,7 +33,7 @@ type DB struct {
 	r    *sql.DB // query-only connections
 
 	// Statements AppendAudit runs in every transaction, prepared once.
-	lastAudit, insertAudit *sql.Stmt
+	lastAudit, addBlock, addRequest, addReview *sql.Stmt
 	// tokenByID is Token's query (every authenticated call runs it),
 	// prepared once on the read pool.
 	tokenByID *sql.Stmt
@@ -82,8 +82,13 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 
-	if db.lastAudit, err = db.w.PrepareContext(ctx, lastAuditSQL); err == nil {
-		db.insertAudit, err = db.w.PrepareContext(ctx, insertAuditSQL)
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&db.lastAudit, lastAuditSQL}, {&db.addBlock, insertBlockSQL}, {&db.addRequest, insertRequestSQL}, {&db.addReview, insertReviewSQL}} {
+		if *p.st, err = db.w.PrepareContext(ctx, p.q); err != nil {
+			break
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -117,7 +122,7 @@ func (db *DB) Path() string { return db.path }
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{db.lastAudit, db.insertAudit, db.tokenByID, db.sessionBySecret} {
+	for _, st := range []*sql.Stmt{db.lastAudit, db.addBlock, db.addRequest, db.addReview, db.tokenByID, db.sessionBySecret} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
