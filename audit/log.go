@@ -68,15 +68,26 @@ type Log struct {
 	store    qgate.AuditStore
 	maxBatch int
 	logger   *slog.Logger
-	async    bool // Durability == DurabilityAsync
+	allowAsync bool // Durability == DurabilityAsync
 
 	// failing is set when a batch fails and cleared when one commits.
 	failing atomic.Bool
 
 	mu     sync.RWMutex // guards closed and sending on queue
 	closed bool
-	queue  chan *pending
+	queue  chan *pending // events whose callers wait (Append)
 	done   chan struct{}
+
+	// Events nobody waits for (AppendAsync) are not sent to the writer
+	// one by one: each send would wake it, a few microseconds of CPU per
+	// event. They collect in async, and the writer is kicked only when
+	// the first one arrives or a batch's worth is waiting; it takes them
+	// with the next batch (see takeAsync for the order).
+	amu      sync.Mutex
+	async    []*pending
+	asyncMax int        // AppendAsync waits while this many are collected
+	room     *sync.Cond // on amu: the writer took the collected events
+	kick     chan struct{}
 
 	events, batches, failed atomic.Int64
 }
@@ -107,10 +118,13 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 		store:    store,
 		maxBatch: opts.MaxBatch,
 		logger:   opts.Logger,
-		async:    opts.Durability == DurabilityAsync,
-		queue:    make(chan *pending, opts.MaxBatch),
-		done:     make(chan struct{}),
+		allowAsync: opts.Durability == DurabilityAsync,
+		queue:      make(chan *pending, opts.MaxBatch),
+		done:       make(chan struct{}),
+		asyncMax:   4 * opts.MaxBatch,
+		kick:       make(chan struct{}, 1),
 	}
+	l.room = sync.NewCond(&l.amu)
 	go l.run()
 	return l
 }
@@ -160,7 +174,65 @@ func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, erro
 	if err := compactData(&p.e); err != nil {
 		return err
 	}
-	return l.enqueue(context.Background(), p)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.amu.Lock()
+	for len(l.async) >= l.asyncMax {
+		l.room.Wait() // the store is slower than the callers: wait for it
+	}
+	l.async = append(l.async, p)
+	n := len(l.async)
+	l.amu.Unlock()
+	if n == 1 || n >= l.maxBatch {
+		l.wake()
+	}
+	return nil
+}
+
+// wake kicks the writer without blocking.
+func (l *Log) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// asyncLen returns how many AppendAsync events are collected.
+func (l *Log) asyncLen() int {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	return len(l.async)
+}
+
+// takeAsync moves the collected AppendAsync events into batch, before the
+// events batch already holds (which came from the queue), up to MaxBatch
+// in all. That order is each caller's order: a caller's Append returns
+// only after its event is committed, so anything it queued with
+// AppendAsync before an Append it is waiting for is already collected
+// when the writer receives that Append's event.
+func (l *Log) takeAsync(batch []*pending) []*pending {
+	l.amu.Lock()
+	n := min(len(l.async), l.maxBatch-len(batch))
+	if n <= 0 {
+		l.amu.Unlock()
+		return batch
+	}
+	taken := l.async[:n]
+	batch = append(batch, taken...) // grow; then shift the queue's events after
+	copy(batch[n:], batch[:len(batch)-n])
+	copy(batch, taken)
+	clear(l.async[:n])
+	l.async = append(l.async[:0], l.async[n:]...)
+	more := len(l.async) > 0
+	l.room.Broadcast()
+	l.amu.Unlock()
+	if more {
+		l.wake()
+	}
+	return batch
 }
 
 // AppendAllowed records the request event of a call that is about to be
@@ -170,7 +242,7 @@ func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, erro
 // and makes the next calls wait for the store (see DurabilityAsync). e
 // must not be changed after the call.
 func (l *Log) AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error {
-	if !l.async || l.failing.Load() {
+	if !l.allowAsync || l.failing.Load() {
 		return l.Append(ctx, e)
 	}
 	return l.AppendAsync(e, nil)
@@ -181,7 +253,7 @@ func (l *Log) Failing() bool { return l.failing.Load() }
 
 // Durability returns the Log's durability mode.
 func (l *Log) Durability() Durability {
-	if l.async {
+	if l.allowAsync {
 		return DurabilityAsync
 	}
 	return DurabilitySync
@@ -245,7 +317,7 @@ func (l *Log) enqueue(ctx context.Context, p *pending) error {
 }
 
 // QueueDepth returns how many events are waiting for the next batch.
-func (l *Log) QueueDepth() int { return len(l.queue) }
+func (l *Log) QueueDepth() int { return len(l.queue) + l.asyncLen() }
 
 // Stats returns counters since NewLog.
 func (l *Log) Stats() LogStats {
@@ -279,21 +351,42 @@ func (l *Log) run() {
 	timer.Stop()
 	for {
 		idle := time.Now()
-		p, ok := <-l.queue
-		if !ok {
-			return
+		batch = batch[:0]
+		closing := false
+		select {
+		case p, ok := <-l.queue:
+			if ok {
+				batch = append(batch, p)
+			} else {
+				closing = true
+			}
+		case <-l.kick:
+		}
+		if closing {
+			// Close: everything collected goes out before the writer stops.
+			for {
+				if batch = l.takeAsync(batch[:0]); len(batch) == 0 {
+					return
+				}
+				l.flush(batch, events[:0])
+			}
 		}
 		if time.Since(idle) > took {
 			// Nobody came back for a whole commit's time: the previous
 			// callers are not appending in a loop.
 			active = 1
 		}
-		batch = l.fill(append(batch[:0], p), active, min(took/lingerFraction, maxLinger))
+		batch = l.fill(batch, active, min(took/lingerFraction, maxLinger))
 		batch = l.awaitWaiter(batch, timer)
+		if batch = l.takeAsync(batch); len(batch) == 0 {
+			continue // a kick for events an earlier batch took
+		}
 		start := time.Now()
 		l.flush(batch, events[:0])
 		took = time.Since(start)
-		active = len(batch) + len(l.queue)
+		// Only callers that wait come back at once; collected events
+		// ride along with whatever batch comes next.
+		active = waiters(batch) + len(l.queue)
 	}
 }
 
@@ -338,19 +431,20 @@ func (l *Log) fill(batch []*pending, want int, linger time.Duration) []*pending 
 // for an event whose caller waits (see awaitWaiter).
 const maxAsyncDelay = 2 * time.Millisecond
 
-// awaitWaiter holds a batch of AppendAsync events only, which nobody
-// waits for, until an event that somebody waits for is queued (or the
-// batch is full, or maxAsyncDelay has passed, or the Log is closing), so
-// that both share one commit. A client making calls one after another
-// otherwise waits for two commits per call: the previous call's
-// execution event, just queued, and then its own request event.
+// awaitWaiter holds a batch without an event that somebody waits for
+// (AppendAsync events only, collected apart) until such an event is
+// queued, or a batch's worth is collected, or maxAsyncDelay has passed,
+// or the Log is closing, so that they share one commit. A client making
+// calls one after another otherwise waits for two commits per call: the
+// previous call's execution event, just collected, and then its own
+// request event.
 func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
 	if len(batch) >= l.maxBatch || slices.ContainsFunc(batch, (*pending).waited) {
 		return batch
 	}
 	timer.Reset(maxAsyncDelay)
 	defer timer.Stop()
-	for len(batch) < l.maxBatch {
+	for len(batch)+l.asyncLen() < l.maxBatch {
 		select {
 		case p, ok := <-l.queue:
 			if !ok {
@@ -358,14 +452,25 @@ func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
 			}
 			batch = append(batch, p)
 			l.drain(&batch)
-			if slices.ContainsFunc(batch, (*pending).waited) {
-				return batch
-			}
+			return batch // p's caller waits
+		case <-l.kick:
+			// More collected: look at the count again.
 		case <-timer.C:
 			return batch
 		}
 	}
 	return batch
+}
+
+// waiters counts the events of batch whose callers wait.
+func waiters(batch []*pending) int {
+	n := 0
+	for _, p := range batch {
+		if p.waited() {
+			n++
+		}
+	}
+	return n
 }
 
 // waited reports whether a caller waits for p (Append, not AppendAsync).

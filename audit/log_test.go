@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -290,6 +291,82 @@ func TestLog_AppendAsync(t *testing.T) {
 			t.Fatal("an event nobody waits for was not committed")
 		}
 		t.Logf("committed after %v", time.Since(start))
+	})
+	t.Run("CallerOrder", func(t *testing.T) {
+		// Events nobody waits for are collected apart from those a caller
+		// waits for; the chain must still hold each caller's events in
+		// the order it appended them.
+		db, _ := MustOpen(t)
+		l := audit.NewLog(db, audit.LogOptions{})
+		const callers, rounds = 16, 20
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range rounds {
+					for i, waited := range []bool{false, false, true} {
+						e := &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x", RequestID: fmt.Sprintf("c%d-%03d-%d", c, r, i)}
+						var err error
+						if waited {
+							err = l.Append(context.Background(), e)
+						} else {
+							err = l.AppendAsync(e, nil)
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		l.Close()
+		mustVerify(t, db, callers*rounds*3)
+		es, err := db.ListAudit(context.Background(), qgate.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for _, e := range es {
+			c, rest, _ := strings.Cut(e.RequestID, "-")
+			if rest <= last[c] {
+				t.Fatalf("caller %s: %s committed after %s", c, rest, last[c])
+			}
+			last[c] = rest
+		}
+	})
+	t.Run("Backpressure", func(t *testing.T) {
+		// While the store is stuck, AppendAsync collects up to four
+		// batches' worth of events and then waits for room.
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{MaxBatch: 4})
+		returned := make(chan struct{}, 100)
+		go func() {
+			for range 30 {
+				if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}, nil); err != nil {
+					t.Error(err)
+				}
+				returned <- struct{}{}
+			}
+		}()
+		<-gs.entered // the first batch is in the store, blocked
+		waitDepth(t, l, 16)
+		time.Sleep(20 * time.Millisecond)
+		if d := l.QueueDepth(); d != 16 {
+			t.Fatalf("collected %d events while the store is stuck, want 16", d)
+		}
+		if n := len(returned); n >= 30 {
+			t.Fatalf("all %d AppendAsync calls returned while the store is stuck", n)
+		}
+		gs.open()
+		for range 30 {
+			<-returned
+		}
+		l.Close()
+		mustVerify(t, db, 30)
 	})
 	t.Run("CloseAppendsQueued", func(t *testing.T) {
 		db, _ := MustOpen(t)
