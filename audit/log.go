@@ -65,9 +65,9 @@ type LogStats struct {
 // millisecond) so that those just woken make the next batch too. Create it
 // with NewLog and stop it with Close.
 type Log struct {
-	store    qgate.AuditStore
-	maxBatch int
-	logger   *slog.Logger
+	store      qgate.AuditStore
+	maxBatch   int
+	logger     *slog.Logger
 	allowAsync bool // Durability == DurabilityAsync
 
 	// failing is set when a batch fails and cleared when one commits.
@@ -115,9 +115,9 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 		opts.Logger = slog.Default()
 	}
 	l := &Log{
-		store:    store,
-		maxBatch: opts.MaxBatch,
-		logger:   opts.Logger,
+		store:      store,
+		maxBatch:   opts.MaxBatch,
+		logger:     opts.Logger,
 		allowAsync: opts.Durability == DurabilityAsync,
 		queue:      make(chan *pending, opts.MaxBatch),
 		done:       make(chan struct{}),

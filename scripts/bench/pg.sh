@@ -21,6 +21,10 @@
 #              where fsync costs nothing: qgate's software path without the
 #              disk. NOT a durable setup; shown only to separate the two
 #              costs. TMPFS=1 adds it.
+#   go-relay, go-msgrelay  (RELAY=1) the floor of any Go proxy:
+#              scripts/bench/tcprelay copying bytes both ways (io.Copy,
+#              which splices), and reading the client's side message by
+#              message as a gateway must. Nothing is parsed or audited.
 #
 # Throughput: for every mode below, pgbench -n -c $CLIENTS -j $JOBS -T
 # $BENCH_SECONDS against each target in turn, $BENCH_ROUNDS rounds, the
@@ -35,7 +39,7 @@
 # and p50 latency (from pgbench's per-transaction log), and the difference.
 #
 # Environment: BENCH_SECONDS (10), BENCH_ROUNDS (5), SCALE (10), CLIENTS
-# (8), JOBS (2), MODES (all four, space-separated), ASYNC (1), TMPFS (0), KEEP=1 keeps the
+# (8), JOBS (2), MODES (all four, space-separated), ASYNC (1), TMPFS (0), RELAY (0), KEEP=1 keeps the
 # temporary directory (configs, logs, audit database). QGATE_BIN runs an
 # already built qgate instead of building one. Extra environment (GOGC,
 # GOMAXPROCS...) passes through to qgate.
@@ -54,6 +58,7 @@ JOBS=${JOBS:-2}
 MODES=${MODES:-select-simple select-extended select-prepared tpcb-simple}
 KEEP=${KEEP:-0}
 TMPFS=${TMPFS:-0}
+RELAY=${RELAY:-0}
 ASYNC=${ASYNC:-1}
 
 cd "$(dirname "$0")/../.."
@@ -216,6 +221,23 @@ if [ "$TMPFS" = 1 ]; then
 fi
 TARGETS=(direct pgbouncer "${QVARIANTS[@]}")
 
+# --- Go relays (the floor of a Go proxy) ----------------------------------------
+
+RELAYS=()
+declare -A R_PORT
+if [ "$RELAY" = 1 ]; then
+	go build -o "$WORK/tcprelay" ./scripts/bench/tcprelay
+	for r in go-relay go-msgrelay; do
+		R_PORT[$r]=$(free_port)
+		flags=()
+		[ "$r" = go-relay ] || flags=(-messages)
+		start "$r" "$WORK/tcprelay" -listen "127.0.0.1:${R_PORT[$r]}" -upstream "127.0.0.1:$PGPORT" "${flags[@]}"
+		wait_port "${R_PORT[$r]}" "$r"
+		RELAYS+=("$r")
+	done
+	TARGETS+=("${RELAYS[@]}")
+fi
+
 # --- pgbouncer ----------------------------------------------------------------
 
 BPORT=$(free_port)
@@ -253,6 +275,7 @@ target() {
 	case $1 in
 	direct) T_PORT=$PGPORT T_USER=$PGUSER T_PW=$PGPW ;;
 	pgbouncer) T_PORT=$BPORT T_USER=$PGUSER T_PW=$PGPW ;;
+	go-relay | go-msgrelay) T_PORT=${R_PORT[$1]} T_USER=$PGUSER T_PW=$PGPW ;;
 	*) T_PORT=${Q_PORT[$1]} T_USER=${Q_USER[$1]} T_PW=${Q_PW[$1]} ;;
 	esac
 }
@@ -308,7 +331,7 @@ done
 declare -A LAT P50
 log "latency: $BENCH_ROUNDS rounds of ${BENCH_SECONDS}s, pgbench -c 1 -j 1 -S -M simple"
 for r in $(seq "$BENCH_ROUNDS"); do
-	LT=(direct "${QVARIANTS[@]}")
+	LT=(direct "${QVARIANTS[@]}" "${RELAYS[@]}")
 	for t in "${LT[@]}"; do
 		rm -f "$WORK"/lat.*
 		pgb "$t" -c 1 -j 1 -S -M simple -T "$BENCH_SECONDS" -l --log-prefix="$WORK/lat"
@@ -344,6 +367,24 @@ for v in "${QVARIANTS[@]}"; do hdr="$hdr $v/direct $v/pgbouncer"; done
 		echo "$line"
 	done
 } | column -t
+if [ ${#RELAYS[@]} -gt 0 ]; then
+	echo
+	echo "Go relays, nothing parsed or audited (same runs)"
+	{
+		line="mode"
+		for v in "${RELAYS[@]}"; do line="$line $v $v/pgbouncer"; done
+		echo "$line"
+		for mode in $MODES; do
+			b=$(med "${TPS[$mode.pgbouncer]}")
+			line=$mode
+			for v in "${RELAYS[@]}"; do
+				q=$(med "${TPS[$mode.$v]}")
+				line="$line $(printf '%.0f' "$q") $(ratio "$q" "$b")"
+			done
+			echo "$line"
+		done
+	} | column -t
+fi
 echo
 echo "one client (pgbench -c 1 -j 1 -S -M simple), median of $BENCH_ROUNDS rounds"
 {
@@ -356,5 +397,5 @@ echo "one client (pgbench -c 1 -j 1 -S -M simple), median of $BENCH_ROUNDS round
 		awk -v t="$t" -v l="$l" -v p="$p" -v ld="$ld" -v pd="$pd" 'BEGIN {printf "%s %.3f %.0f %.0f %.0f\n", t, l, p, (l - ld) * 1000, p - pd}'
 	done
 } | column -t
-n=$(sqlite3 "$WORK/qgate.db" 'select count(*) from audit_events' 2>/dev/null || true)
+n=$(sqlite3 "$WORK/qgate.db" 'select max(last_seq) from audit_blocks' 2>/dev/null || true)
 [ -z "$n" ] || echo "audit events written by qgate (disk store): $n"
