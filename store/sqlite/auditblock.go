@@ -119,7 +119,193 @@ var errNotCanonical = fmt.Errorf("not stored as qgate writes it: %w", errEdited)
 // fails on text that is not a sequence of events or not in the exact form
 // appendEvent writes.
 func decodeBlock(first int64, text []byte, fn func(*qgate.AuditEvent) error) error {
+	events, ok := decodeCanonicalBlock(text)
+	if !ok {
+		var err error
+		if events, err = decodeBlockJSON(first, text); err != nil {
+			return err
+		}
+	}
+	for i := range events {
+		if err := fn(&events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeCanonicalBlock is decodeBlock's fast path: it reads text only if
+// it is exactly what appendEvent writes, without reflection, and says
+// whether it could. Anything else, including every string with an
+// escape, is left to decodeBlockJSON, which also names the problem.
+func decodeCanonicalBlock(text []byte) ([]qgate.AuditEvent, bool) {
+	var events []qgate.AuditEvent
+	var buf []byte
+	for rest := text; ; {
+		e, n, ok := decodeCanonical(rest)
+		if !ok {
+			return nil, false
+		}
+		// Whatever the parse made of the text, it counts only if it
+		// encodes back to exactly that text.
+		if buf = appendEvent(buf[:0], &e); !bytes.Equal(buf, rest[:n]) {
+			return nil, false
+		}
+		events = append(events, e)
+		if rest = rest[n:]; len(rest) == 0 {
+			return events, true
+		}
+		if rest[0] != '\n' {
+			return nil, false
+		}
+		rest = rest[1:]
+	}
+}
+
+// decodeCanonical reads one event in appendEvent's form from the start of
+// b and returns it with the number of bytes it took.
+func decodeCanonical(b []byte) (e qgate.AuditEvent, n int, ok bool) {
+	r := canonReader{b: b, ok: true}
+	e.Seq = r.int(`{"seq":`)
+	if ts := r.string(`,"time":`); r.ok {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		r.ok = err == nil
+		e.Time = t.UTC()
+	}
+	e.Type = r.string(`,"type":`)
+	e.Action = r.string(`,"action":`)
+	e.RequestID = r.optString(`,"request_id":`)
+	e.TokenID = r.optString(`,"token_id":`)
+	e.Identity = r.optString(`,"identity":`)
+	e.Target = r.optString(`,"target":`)
+	e.Environment = r.optString(`,"environment":`)
+	if r.has(`,"review_id":`) {
+		e.ReviewID = r.int(`,"review_id":`)
+	}
+	if r.has(`,"data":`) {
+		r.skip(`,"data":`)
+		start := r.i
+		r.value()
+		if r.ok {
+			e.Data = json.RawMessage(bytes.Clone(b[start:r.i]))
+			r.ok = json.Valid(e.Data)
+		}
+	}
+	e.PrevHash = r.string(`,"prev_hash":`)
+	e.Hash = r.string(`,"hash":`)
+	r.skip(`}`)
+	return e, r.i, r.ok
+}
+
+// canonReader reads appendEvent's output; ok turns false at the first
+// thing it does not expect, after which every read is a no-op.
+type canonReader struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+func (r *canonReader) has(lit string) bool {
+	return r.ok && bytes.HasPrefix(r.b[r.i:], []byte(lit))
+}
+
+func (r *canonReader) skip(lit string) {
+	if !r.has(lit) {
+		r.ok = false
+		return
+	}
+	r.i += len(lit)
+}
+
+func (r *canonReader) int(lit string) int64 {
+	r.skip(lit)
+	if !r.ok {
+		return 0
+	}
+	j := r.i
+	if j < len(r.b) && r.b[j] == '-' {
+		j++
+	}
+	for j < len(r.b) && r.b[j] >= '0' && r.b[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseInt(string(r.b[r.i:j]), 10, 64)
+	r.ok, r.i = err == nil, j
+	return n
+}
+
+// string reads a string without escapes (encoding/json's decoder unquotes
+// the others).
+func (r *canonReader) string(lit string) string {
+	r.skip(lit)
+	if !r.ok || r.i >= len(r.b) || r.b[r.i] != '"' {
+		r.ok = false
+		return ""
+	}
+	for j := r.i + 1; j < len(r.b); j++ {
+		switch c := r.b[j]; {
+		case c == '"':
+			s := string(r.b[r.i+1 : j])
+			r.i = j + 1
+			return s
+		case c == '\\' || c < 0x20:
+			r.ok = false
+			return ""
+		}
+	}
+	r.ok = false
+	return ""
+}
+
+func (r *canonReader) optString(lit string) string {
+	if !r.has(lit) {
+		return ""
+	}
+	return r.string(lit)
+}
+
+// value skips one JSON value (an event's data, always followed by a
+// comma), tracking strings and nesting; the caller validates what it
+// spans.
+func (r *canonReader) value() {
+	if !r.ok {
+		return
+	}
+	start, j, depth := r.i, r.i, 0
+	for j < len(r.b) {
+		c := r.b[j]
+		if c == ',' && depth == 0 && j > start {
+			break
+		}
+		switch c {
+		case '"':
+			for j++; j < len(r.b) && r.b[j] != '"'; j++ {
+				if r.b[j] == '\\' {
+					j++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth < 0 {
+				r.ok = false
+				return
+			}
+		}
+		j++
+	}
+	if j >= len(r.b) || depth != 0 || j == start {
+		r.ok = false
+		return
+	}
+	r.i = j
+}
+
+// decodeBlockJSON decodes a block's text with encoding/json, checking
+// that each event is in the exact form appendEvent writes.
+func decodeBlockJSON(first int64, text []byte) ([]qgate.AuditEvent, error) {
 	dec := json.NewDecoder(bytes.NewReader(text))
+	var events []qgate.AuditEvent
 	var buf []byte
 	for i := 0; ; i++ {
 		start := dec.InputOffset()
@@ -127,27 +313,25 @@ func decodeBlock(first int64, text []byte, fn func(*qgate.AuditEvent) error) err
 		err := dec.Decode(&e)
 		if err == io.EOF {
 			if i == 0 {
-				return fmt.Errorf("audit block %d: no events", first)
+				return nil, fmt.Errorf("audit block %d: no events", first)
 			}
-			return nil
+			return events, nil
 		}
 		if err != nil {
-			return fmt.Errorf("audit block %d, event %d: %w", first, i+1, err)
+			return nil, fmt.Errorf("audit block %d, event %d: %w", first, i+1, err)
 		}
 		raw := text[start:dec.InputOffset()]
 		if i > 0 {
 			if len(raw) == 0 || raw[0] != '\n' {
-				return fmt.Errorf("audit block %d, event %d: %w", first, i+1, errNotCanonical)
+				return nil, fmt.Errorf("audit block %d, event %d: %w", first, i+1, errNotCanonical)
 			}
 			raw = raw[1:]
 		}
 		e.Time = e.Time.UTC()
 		if buf = appendEvent(buf[:0], &e); !bytes.Equal(buf, raw) {
-			return fmt.Errorf("audit block %d, event %d (seq %d): %w", first, i+1, e.Seq, errNotCanonical)
+			return nil, fmt.Errorf("audit block %d, event %d (seq %d): %w", first, i+1, e.Seq, errNotCanonical)
 		}
-		if err := fn(&e); err != nil {
-			return err
-		}
+		events = append(events, e)
 	}
 }
 

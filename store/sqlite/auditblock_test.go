@@ -1,0 +1,170 @@
+package sqlite
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/qgate/qgate"
+)
+
+// TestAppendEvent_MatchesEncodingJSON: a block holds each event exactly as
+// encoding/json encodes it (for data without characters encoding/json
+// would escape inside it), so that qgate audit export, any JSON tool and
+// an attacker's re-encoding all agree with what verify expects.
+func TestAppendEvent_MatchesEncodingJSON(t *testing.T) {
+	base := qgate.AuditEvent{Seq: 42, Time: time.Date(2026, 11, 27, 4, 5, 6, 789, time.UTC), Type: "request", Action: "allow",
+		PrevHash: "ab", Hash: "cd"}
+	for name, mod := range map[string]func(*qgate.AuditEvent){
+		"Minimal": func(*qgate.AuditEvent) {},
+		"AllFields": func(e *qgate.AuditEvent) {
+			e.RequestID, e.TokenID, e.Identity, e.Target, e.Environment, e.ReviewID = "r", "t", "i", "db", "prod", 7
+		},
+		"Data":        func(e *qgate.AuditEvent) { e.Data = []byte(`{"sql":"SELECT 1","n":[1,2.5e3,null,true]}`) },
+		"Escapes":     func(e *qgate.AuditEvent) { e.Identity = "a\"b\\c\n<&>\u2028\x01é" },
+		"WholeSecond": func(e *qgate.AuditEvent) { e.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"FirstEvent":  func(e *qgate.AuditEvent) { e.PrevHash = "" },
+		"NegativeSeq": func(e *qgate.AuditEvent) { e.Seq, e.ReviewID = -1, -2 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := base
+			mod(&e)
+			want, err := json.Marshal(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendEvent(nil, &e); !bytes.Equal(got, want) {
+				t.Fatalf("appendEvent:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestValidUTF8: strings are stored as encoding/json would give them back.
+func TestValidUTF8(t *testing.T) {
+	for _, s := range []string{"", "plain", "é\u2028", "a\xffb", "\xc3", "\xed\xa0\x80", "x\xf0\x9f\x98"} {
+		got := validUTF8(s)
+		var back string
+		enc, _ := json.Marshal(s)
+		if err := json.Unmarshal(enc, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got != back {
+			t.Errorf("validUTF8(%q) = %q, encoding/json gives back %q", s, got, back)
+		}
+	}
+}
+
+func sampleEvents(n int) []qgate.AuditEvent {
+	var es []qgate.AuditEvent
+	prev := ""
+	for i := range n {
+		e := qgate.AuditEvent{Seq: int64(i + 1), Time: time.Date(2026, 11, 27, 4, 5, 6, i*1000, time.UTC), Type: "request", Action: "allow",
+			RequestID: "019ac3f2-7b7e-7c4e-9f1e-3c2b1a000000", TokenID: "tok1", Identity: "bench", Target: "bench-db", Environment: "bench",
+			Data:     []byte(`{"sql":"SELECT abalance FROM pgbench_accounts WHERE aid = 12345;","protocol":"simple","source_ip":"127.0.0.1","matched":[{"name":"allow-everything","action":"allow"}],"risk":"low","findings":[]}`),
+			PrevHash: prev}
+		if i%2 == 1 {
+			e.Type, e.Action, e.ReviewID = "execution", "forwarded", int64(i)
+			e.Data = []byte(`{"tags":["SELECT 1"],"rows":1,"duration_ms":0.071}`)
+		}
+		e.Hash = e.ChainHash()
+		prev = e.Hash
+		es = append(es, e)
+	}
+	return es
+}
+
+// TestDecodeCanonicalBlock: what qgate writes takes the fast path and
+// reads as encoding/json reads it; a string with an escape does not.
+func TestDecodeCanonicalBlock(t *testing.T) {
+	es := sampleEvents(10)
+	es[3].Data = []byte(`{"s":"a \"quoted\" \\ ,]}","n":[{"x":[1,2]},-3.5e2,true,null]}`)
+	text := newBlock(es).text
+	got, ok := decodeCanonicalBlock(text)
+	if !ok {
+		t.Fatal("qgate's own block did not take the fast path")
+	}
+	if !reflect.DeepEqual(got, es) {
+		t.Fatalf("fast path read\n%+v\nwant\n%+v", got, es)
+	}
+	es[5].Identity = "\"quoted\""
+	if _, ok := decodeCanonicalBlock(newBlock(es).text); ok {
+		t.Fatal("a string with an escape took the fast path")
+	}
+	var n int
+	if err := decodeBlock(1, newBlock(es).text, func(e *qgate.AuditEvent) error { n++; return nil }); err != nil || n != 10 {
+		t.Fatalf("decodeBlock: %d events, %v", n, err)
+	}
+}
+
+func BenchmarkDecodeBlock(b *testing.B) {
+	text := newBlock(sampleEvents(64)).text
+	b.Run("canonical", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := decodeCanonicalBlock(text); !ok {
+				b.Fatal("not canonical")
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/event")
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeBlockJSON(1, text); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/event")
+	})
+}
+
+// FuzzDecodeBlock: whatever text a block holds, decodeBlock returns an
+// error or events that encode back to exactly that text; it never
+// panics.
+func FuzzDecodeBlock(f *testing.F) {
+	e := qgate.AuditEvent{Seq: 1, Time: time.Unix(1700000000, 5).UTC(), Type: "request", Action: "allow", RequestID: "r1",
+		Data: []byte("{\"a\": [1, {\"b\":\n\"c\"}]}"), Hash: "h1"}
+	e2 := e
+	e2.Seq, e2.PrevHash, e2.Hash, e2.Data = 2, "h1", "h2", nil
+	f.Add(newBlock([]qgate.AuditEvent{e, e2}).text)
+	f.Add([]byte(`{"seq":1,"time":"2026-01-01T00:00:00Z","type":"","action":"","prev_hash":"","hash":""}`))
+	f.Add([]byte(`{"seq":1}` + "\n" + `{"seq":2}`))
+	f.Add([]byte(`{"seq":1,"data":null}`))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		// The fast path may only accept what encoding/json reads the same.
+		if fast, ok := decodeCanonicalBlock(text); ok {
+			slow, err := decodeBlockJSON(1, text)
+			if err != nil {
+				t.Fatalf("fast path read %q, encoding/json refuses it: %v", text, err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast path read %q as\n%+v\nencoding/json as\n%+v", text, fast, slow)
+			}
+		}
+		var events []qgate.AuditEvent
+		err := decodeBlock(1, text, func(e *qgate.AuditEvent) error {
+			events = append(events, *e)
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		if len(events) == 0 {
+			t.Fatal("decoded no events without an error")
+		}
+		var again []byte
+		for i := range events {
+			if i > 0 {
+				again = append(again, '\n')
+			}
+			again = appendEvent(again, &events[i])
+		}
+		// Trailing whitespace decodes but is not what qgate writes; the
+		// scan's block check (newBlock(events).text == text) catches it.
+		if !bytes.Equal(again, bytes.TrimRight(text, " \t\r\n")) {
+			t.Fatalf("decoded %q\nwhich encodes to %q", text, again)
+		}
+	})
+}
