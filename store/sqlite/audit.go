@@ -186,11 +186,22 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 		if f.BeforeSeq > 0 {
 			where, args = append(where, "first_seq < ?"), append(args, f.BeforeSeq)
 		}
+		// A time bound also becomes a seq bound, found through the time
+		// indexes, so that a listing of the last hour does not read
+		// every older block to find that it is older.
 		if !f.Since.IsZero() {
-			where, args = append(where, "max_time >= ?"), append(args, clampNano(f.Since))
+			lo, ok, err := db.seqBound(ctx, sinceSeqSQL, clampNano(f.Since))
+			if err != nil || !ok {
+				return nil, err
+			}
+			where, args = append(where, "max_time >= ?", "first_seq >= ?"), append(args, clampNano(f.Since), lo)
 		}
 		if !f.Until.IsZero() {
-			where, args = append(where, "min_time < ?"), append(args, clampNano(f.Until))
+			hi, ok, err := db.seqBound(ctx, untilSeqSQL, clampNano(f.Until))
+			if err != nil || !ok {
+				return nil, err
+			}
+			where, args = append(where, "min_time < ?", "first_seq <= ?"), append(args, clampNano(f.Until), hi)
 		}
 		err = db.blocks(ctx, where, args, f.Desc, func(first, _ int64, text []byte) (bool, error) {
 			return visit(first, text)
@@ -200,6 +211,25 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
+}
+
+// The seq bounds of a time range: the first block that may hold an event
+// at or after a time, and the last that may hold one before a time. Both
+// read only the index entries on their side of the time: SQLite's own
+// choice, the primary key, would read every block from the other end.
+const (
+	sinceSeqSQL = `SELECT MIN(first_seq) FROM audit_blocks INDEXED BY audit_blocks_time WHERE max_time >= ?`
+	untilSeqSQL = `SELECT MAX(first_seq) FROM audit_blocks INDEXED BY audit_blocks_min_time WHERE min_time < ?`
+)
+
+// seqBound runs a MIN or MAX query over audit_blocks; ok is false when no
+// block qualifies.
+func (db *DB) seqBound(ctx context.Context, q string, t int64) (seq int64, ok bool, err error) {
+	var n sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, q, t).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("list audit: %w", err)
+	}
+	return n.Int64, n.Valid, nil
 }
 
 // auditMatches reports whether e passes every field of f but Limit and

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +169,36 @@ func FuzzDecodeBlock(f *testing.F) {
 			t.Fatalf("decoded %q\nwhich encodes to %q", text, again)
 		}
 	})
+}
+
+// TestAuditTimeBoundsUseIndexes: a listing bounded in time finds its seq
+// range through the time indexes, not by reading every block.
+func TestAuditTimeBoundsUseIndexes(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "qgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for q, index := range map[string]string{
+		sinceSeqSQL: "audit_blocks_time",
+		untilSeqSQL: "audit_blocks_min_time",
+	} {
+		var plan []string
+		rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+q, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !strings.Contains(strings.Join(plan, "\n"), index) {
+			t.Errorf("%s: plan %q does not use %s", q, plan, index)
+		}
+	}
 }

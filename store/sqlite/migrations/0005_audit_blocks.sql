@@ -17,7 +17,9 @@ CREATE TABLE audit_blocks (
 	last_hash TEXT NOT NULL,
 	events    TEXT NOT NULL
 );
+-- Time bounds of a listing become seq bounds through these (ListAudit).
 CREATE INDEX audit_blocks_time ON audit_blocks (max_time);
+CREATE INDEX audit_blocks_min_time ON audit_blocks (min_time);
 
 -- Which blocks hold events of a request or of a review: one row per block
 -- and request (or review), not per event. Other filters (token, identity,

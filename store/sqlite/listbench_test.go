@@ -1,0 +1,44 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/qgate/qgate"
+)
+
+// BenchmarkListAuditSince lists the newest page of the last minute of a
+// log of 20,000 blocks (about a million events in production batches).
+func BenchmarkListAuditSince(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "qgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const blocks = 20000
+	for i := range blocks {
+		es := []*qgate.AuditEvent{
+			{Time: t0.Add(time.Duration(i) * time.Second), Type: "request", Action: "allow", TokenID: "tok1"},
+			{Time: t0.Add(time.Duration(i)*time.Second + time.Millisecond), Type: "execution", Action: "forwarded", TokenID: "tok1"},
+		}
+		if err := db.AppendAudit(ctx, es); err != nil {
+			b.Fatal(err)
+		}
+	}
+	since := t0.Add((blocks - 60) * time.Second)
+	b.ResetTimer()
+	for b.Loop() {
+		es, err := db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50, Desc: true})
+		if err != nil || len(es) != 50 {
+			b.Fatalf("%d events, %v", len(es), err)
+		}
+		es, err = db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50})
+		if err != nil || len(es) != 50 {
+			b.Fatalf("%d events, %v", len(es), err)
+		}
+	}
+}
