@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/jsonenc"
 )
 
 var _ qgate.AuditStore = (*DB)(nil)
@@ -25,9 +26,11 @@ const lastAuditSQL = `SELECT last_seq, last_hash FROM audit_blocks ORDER BY firs
 const insertBlockSQL = `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events)
 	VALUES (?, ?, ?, ?, ?, ?)`
 
+// A block's lookup rows go in with one statement each, the keys as a JSON
+// array: one statement per key cost more than the block itself.
 const (
-	insertRequestSQL = `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) VALUES (?, ?)`
-	insertReviewSQL  = `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) VALUES (?, ?)`
+	insertRequestSQL = `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) SELECT value, ? FROM json_each(?)`
+	insertReviewSQL  = `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) SELECT value, ? FROM json_each(?)`
 )
 
 // blockPage is how many blocks one query reads, so that a slow caller
@@ -112,14 +115,21 @@ func (db *DB) insertBlock(ctx context.Context, tx *sql.Tx, b block) error {
 	if err := exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, string(b.text)); err != nil {
 		return fmt.Errorf("seq %d..%d: %w", b.first, b.last, err)
 	}
-	for _, id := range b.requests {
-		if err := exec(db.addRequest, insertRequestSQL, id, b.first); err != nil {
-			return fmt.Errorf("seq %d..%d: request %q: %w", b.first, b.last, id, err)
+	if len(b.requests) > 0 {
+		if err := exec(db.addRequest, insertRequestSQL, b.first, string(jsonenc.AppendStrings(nil, b.requests))); err != nil {
+			return fmt.Errorf("seq %d..%d: requests: %w", b.first, b.last, err)
 		}
 	}
-	for _, id := range b.reviews {
-		if err := exec(db.addReview, insertReviewSQL, id, b.first); err != nil {
-			return fmt.Errorf("seq %d..%d: review %d: %w", b.first, b.last, id, err)
+	if len(b.reviews) > 0 {
+		ids := []byte{'['}
+		for i, id := range b.reviews {
+			if i > 0 {
+				ids = append(ids, ',')
+			}
+			ids = strconv.AppendInt(ids, id, 10)
+		}
+		if err := exec(db.addReview, insertReviewSQL, b.first, string(append(ids, ']'))); err != nil {
+			return fmt.Errorf("seq %d..%d: reviews: %w", b.first, b.last, err)
 		}
 	}
 	return nil
