@@ -50,14 +50,29 @@ func (e *AuthError) Unwrap() error {
 
 // Defaults New sets.
 const (
-	// DefaultCacheTTL is zero: every call reads the token from the store,
-	// so a revocation made by another process (the operator CLI, another
-	// replica) is effective at once. A deployment may trade that for
-	// throughput with auth.token_cache in the configuration.
+	// DefaultCacheTTL is zero: a revocation made by another process (the
+	// operator CLI, another replica) is effective at once. Every call
+	// reads the token from the store, unless the store announces token
+	// changes (TokenVersioner, as the SQLite store does): then a token is
+	// kept until the next change, or VersionedCacheTTL. A deployment may
+	// trade immediacy for throughput with auth.token_cache.
 	DefaultCacheTTL = 0
 	// DefaultTouchInterval is how often a token's last use is written.
 	DefaultTouchInterval = time.Minute
+	// VersionedCacheTTL is how long Verify keeps a token, with CacheTTL
+	// zero, when the store announces every token change (TokenVersioner):
+	// the token is read again at once after a change, and at the latest
+	// after this long should an announcement have been lost.
+	VersionedCacheTTL = time.Second
 )
+
+// TokenVersioner is implemented by a TokenStore that can tell, much more
+// cheaply than reading a token, whether any token may have changed: the
+// version differs after every revocation or rotation committed by any
+// process using the same store. ok is false when it cannot tell.
+type TokenVersioner interface {
+	TokensVersion() (version uint64, ok bool)
+}
 
 // Authenticator issues, verifies, rotates and revokes tokens kept in Store.
 // Secrets are never stored: only HMAC-SHA256(Key, secret) and a SCRAM
@@ -76,10 +91,13 @@ type Authenticator struct {
 	SCRAMIterations int
 	// CacheTTL is how long Verify may reuse a token it read from the
 	// store instead of reading it again (DefaultCacheTTL in New; zero or
-	// negative reads the store on every call). Revoke and Rotate through
-	// this Authenticator take effect at once regardless; a revocation,
-	// rotation or deletion made elsewhere (qgate token revoke in another
-	// process, another replica) takes effect within CacheTTL.
+	// negative reads the store on every call, or, if the store is a
+	// TokenVersioner, after every announced change and at least every
+	// VersionedCacheTTL). Revoke and Rotate through this Authenticator
+	// take effect at once regardless; a revocation, rotation or deletion
+	// made elsewhere (qgate token revoke in another process, another
+	// replica) takes effect at the next call if the store announced it,
+	// and within CacheTTL otherwise.
 	CacheTTL time.Duration
 	// TouchInterval is how often Verify records a token's use in the
 	// store: at most once per TouchInterval per token (by Now), so that a
@@ -176,9 +194,10 @@ var dummyHash = make([]byte, sha256.Size)
 // or a missing key is an EINTERNAL error instead, so that outages are not
 // reported as bad credentials.
 //
-// With CacheTTL > 0 (zero by default, so every call reads the store and a
-// revocation made anywhere acts at once), a token that verified is kept
-// for CacheTTL, and within that time it is
+// A token that verified is kept for CacheTTL, or, with CacheTTL zero (the
+// default) and a store that announces token changes (TokenVersioner),
+// until the store's token version changes and at most VersionedCacheTTL;
+// with neither, every call reads the store. While kept, a token is
 // checked against the kept copy (secret, revocation, expiry by Now, on
 // every call) instead of read again; a secret that does not match the
 // kept copy is checked against the store. Failures are never kept, so a
@@ -197,7 +216,18 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 	}
 	mac := a.hash(secret)
 	now := a.now()
-	t, gen := a.cache.get(id, now, a.CacheTTL)
+	// The version is taken before the store is read: a change committed
+	// after this point gives the next call another version.
+	ttl, version := a.CacheTTL, uint64(0)
+	if tv, ok := a.Store.(TokenVersioner); ok {
+		if v, ok := tv.TokensVersion(); ok {
+			version = v
+			if ttl <= 0 {
+				ttl = VersionedCacheTTL
+			}
+		}
+	}
+	t, gen := a.cache.get(id, now, ttl, version)
 	if t == nil || !matches(t, mac, now) {
 		t, err = a.Store.Token(ctx, id)
 		if err != nil {
@@ -211,7 +241,7 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 		if !matches(t, mac, now) {
 			return nil, &AuthError{Reason: ReasonBadSecret, TokenID: id}
 		}
-		a.cache.put(t, now, gen, a.CacheTTL, a.TouchInterval)
+		a.cache.put(t, now, gen, version, ttl, a.TouchInterval)
 	}
 	switch {
 	case !t.RevokedAt.IsZero():
@@ -219,7 +249,7 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
 		return nil, &AuthError{Reason: ReasonExpired, TokenID: id}
 	}
-	if a.cache.touch(id, now, a.CacheTTL, a.TouchInterval) {
+	if a.cache.touch(id, now, ttl, a.TouchInterval) {
 		_ = a.Store.TouchToken(ctx, id, now)
 	}
 	out := *t

@@ -429,6 +429,44 @@ func TestAuthenticator_Verify(t *testing.T) {
 			t.Fatal("a token revoked by another process still verified")
 		}
 	})
+	t.Run("VersionedStore", func(t *testing.T) {
+		// A store that announces token changes lets the default keep a
+		// token until the next change (or VersionedCacheTTL), and a
+		// change made anywhere acts at the next call.
+		f := newFixture()
+		vs := &versionedStore{memStore: f.store, ok: true}
+		f.a.Store = vs
+		token, issued := f.issue(t, IssueRequest{})
+		verify := func(wantReads int) {
+			t.Helper()
+			if _, err := f.a.Verify(ctx, token); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got := f.store.reads(); got != wantReads {
+				t.Fatalf("store reads: got %d, want %d", got, wantReads)
+			}
+		}
+		verify(1)
+		verify(1)
+		vs.version++ // some token changed somewhere
+		verify(2)
+		f.clock.Advance(VersionedCacheTTL - time.Nanosecond)
+		verify(2)
+		f.clock.Advance(time.Nanosecond)
+		verify(3)
+		vs.ok = false // cannot tell: read every call
+		verify(4)
+		verify(5)
+		vs.ok = true // the same version as the kept copy's: still good
+		verify(5)
+		other := New(vs, f.a.Key) // another process
+		if err := other.Revoke(ctx, issued.ID); err != nil {
+			t.Fatal(err)
+		}
+		vs.version++ // the store announces it
+		got, err := f.a.Verify(ctx, token)
+		wantFailure(t, got, err, ReasonRevoked, issued.ID)
+	})
 	t.Run("CacheReadsOncePerTTL", func(t *testing.T) {
 		f := newFixture()
 		f.a.CacheTTL = time.Second

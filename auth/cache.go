@@ -23,6 +23,7 @@ type cache struct {
 type cacheEntry struct {
 	tok     *qgate.Token // never modified once kept; nil: none
 	readAt  time.Time
+	version uint64    // the store's token version when tok was read
 	touched time.Time // zero: never written
 }
 
@@ -31,19 +32,21 @@ func fresh(at, now time.Time, d time.Duration) bool {
 }
 
 // get returns the kept token with id if it was read less than ttl ago,
-// and the generation to pass to put after reading the store.
-func (c *cache) get(id string, now time.Time, ttl time.Duration) (*qgate.Token, uint64) {
+// when the store's token version was version, and the generation to pass
+// to put after reading the store.
+func (c *cache) get(id string, now time.Time, ttl time.Duration, version uint64) (*qgate.Token, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil && e.tok != nil && fresh(e.readAt, now, ttl) {
+	if e := c.entries[id]; e != nil && e.tok != nil && e.version == version && fresh(e.readAt, now, ttl) {
 		return e.tok, c.gen
 	}
 	return nil, c.gen
 }
 
-// put keeps t, read from the store at now, unless a token was forgotten
-// since get returned gen: the read may predate a revocation.
-func (c *cache) put(t *qgate.Token, now time.Time, gen uint64, ttl, interval time.Duration) {
+// put keeps t, read from the store at now, at the store's token version
+// (taken before the read), unless a token was forgotten since get
+// returned gen: the read may predate a revocation.
+func (c *cache) put(t *qgate.Token, now time.Time, gen, version uint64, ttl, interval time.Duration) {
 	if ttl <= 0 {
 		return
 	}
@@ -53,7 +56,7 @@ func (c *cache) put(t *qgate.Token, now time.Time, gen uint64, ttl, interval tim
 		return
 	}
 	e := c.entry(t.ID, now, ttl, interval)
-	e.tok, e.readAt = t, now
+	e.tok, e.readAt, e.version = t, now, version
 }
 
 // forget drops the kept token with id: it changed in the store.

@@ -171,3 +171,15 @@ func (c *clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// versionedStore is a memStore that announces token changes
+// (TokenVersioner) with a version the test sets.
+type versionedStore struct {
+	*memStore
+	version uint64
+	ok      bool
+}
+
+var _ TokenVersioner = (*versionedStore)(nil)
+
+func (s *versionedStore) TokensVersion() (uint64, bool) { return s.version, s.ok }

@@ -302,6 +302,15 @@ func TestSession_RevokeActsAtOnce(t *testing.T) {
 	}
 }
 
+// flipFirst returns s with another first character: a token that is
+// wrong whatever s starts with.
+func flipFirst(s string) string {
+	if s[0] == 'x' {
+		return "y" + s[1:]
+	}
+	return "x" + s[1:]
+}
+
 func csrf(c *web.Caller) http.Header { return http.Header{web.CSRFHeader: {c.CSRFToken}} }
 
 func TestCSRF_APIPostNeedsTheSessionToken(t *testing.T) {
@@ -325,7 +334,7 @@ func TestCSRF_APIPostNeedsTheSessionToken(t *testing.T) {
 		detail string
 	}{
 		{"missing", nil, "missing CSRF token"},
-		{"wrong", http.Header{web.CSRFHeader: {"x" + me.CSRFToken[1:]}}, "wrong CSRF token"},
+		{"wrong", http.Header{web.CSRFHeader: {flipFirst(me.CSRFToken)}}, "wrong CSRF token"},
 		{"another session's", http.Header{web.CSRFHeader: {otherToken}}, "wrong CSRF token"},
 		{"cross-site", http.Header{web.CSRFHeader: {me.CSRFToken}, "Sec-Fetch-Site": {"cross-site"}}, "cross-site"},
 		{"other origin", http.Header{web.CSRFHeader: {me.CSRFToken}, "Origin": {"https://evil.example"}}, "another origin"},

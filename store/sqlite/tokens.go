@@ -88,7 +88,10 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	}
 	res, err := db.w.ExecContext(ctx,
 		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, encTime(at), id)
-	return updatedOne("revoke token", "token", id, res, err)
+	if err := updatedOne("revoke token", "token", id, res, err); err != nil {
+		return err
+	}
+	return db.announceTokenChange("revoke token")
 }
 
 // RotateToken makes hash and scram the token's secret; the previous ones
@@ -108,7 +111,10 @@ func (db *DB) RotateToken(ctx context.Context, id string, hash []byte, scram str
 			secret_hash = ?, scram = ?
 			WHERE id = ?`, encTime(graceUntil), hash, scram, id)
 	}
-	return updatedOne("rotate token", "token", id, res, err)
+	if err := updatedOne("rotate token", "token", id, res, err); err != nil {
+		return err
+	}
+	return db.announceTokenChange("rotate token")
 }
 
 // TouchToken records a use at the given time; the latest use wins.

@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Token changes are announced through a file beside the database,
+// <file>-tokens: every revocation or rotation, once committed, appends one
+// byte to it, so its size is a version that grows with every change, in
+// whatever process made it. A gateway compares that version, one stat
+// call, with the one it saw when it read a token, instead of reading the
+// token again on every call (auth.TokenVersioner). The file holds nothing
+// else. Deleting it is harmless: at worst a gateway keeps a token for
+// auth.VersionedCacheTTL (one second) before reading it again.
+
+// tokenSignalPath is the announcement file of a database path, or "" for
+// a database that is not a plain file name (an in-memory database, a URI
+// with options).
+func tokenSignalPath(path string) string {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		return ""
+	}
+	return path + "-tokens"
+}
+
+// announceTokenChange appends to the announcement file after a committed
+// token change. If that fails the change stands, but gateways in other
+// processes may keep accepting the old token state for up to
+// a second (auth.VersionedCacheTTL), so the caller hears of it (op names the change;
+// repeating a revocation or rotation announces it again).
+func (db *DB) announceTokenChange(op string) error {
+	path := tokenSignalPath(db.path)
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err == nil {
+		_, err = f.Write([]byte{'\n'})
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: done, but running gateways could not be told at once (they see it within a second): %w",
+			op, err)
+	}
+	return nil
+}
+
+// TokensVersion returns the size of the announcement file plus one (one
+// when it does not exist yet); ok is false when it cannot be read, or the
+// database is not a plain file.
+func (db *DB) TokensVersion() (version uint64, ok bool) {
+	path := tokenSignalPath(db.path)
+	if path == "" {
+		return 0, false
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 1, true
+	case err != nil:
+		return 0, false
+	}
+	return uint64(fi.Size()) + 2, true
+}

@@ -1,0 +1,119 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/store/sqlite"
+)
+
+var _ auth.TokenVersioner = (*sqlite.DB)(nil)
+
+// TestTokensVersion: a revocation or rotation committed through one handle
+// (another process) changes the version another handle sees; a use does
+// not.
+func TestTokensVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qgate.db")
+	a, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	version := func() uint64 {
+		t.Helper()
+		v, ok := a.TokensVersion()
+		if !ok {
+			t.Fatal("TokensVersion: cannot tell")
+		}
+		return v
+	}
+	v0 := version()
+	if err := b.CreateToken(ctx, &qgate.Token{ID: "tok1", Identity: "alice", SecretHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TouchToken(ctx, "tok1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != v0 {
+		t.Fatalf("a new token and a use changed the version %d -> %d", v0, v)
+	}
+	if err := b.RotateToken(ctx, "tok1", []byte("h2"), "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	v1 := version()
+	if v1 == v0 {
+		t.Fatal("a rotation did not change the version")
+	}
+	if err := b.RevokeToken(ctx, "tok1", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v == v1 {
+		t.Fatal("a revocation did not change the version")
+	}
+	mem, err := sqlite.Open("file:" + filepath.Join(t.TempDir(), "other.db") + "?mode=rwc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	if _, ok := mem.TokensVersion(); ok {
+		t.Fatal("a URI database claims to announce token changes")
+	}
+}
+
+// TestAuthenticator_RevokedByAnotherProcess: with the default settings a
+// gateway keeps verified tokens, yet a revocation or a rotation made by
+// another process on the same file (qgate token revoke) acts at its next
+// call.
+func TestAuthenticator_RevokedByAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qgate.db")
+	key := bytes.Repeat([]byte("k"), 32)
+	gw, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	cli, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	gateway, operator := auth.New(gw, key), auth.New(cli, key)
+
+	token, tok, err := operator.Issue(ctx, auth.IssueRequest{Identity: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := gateway.Verify(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotated, err := operator.Rotate(ctx, tok.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.Verify(ctx, token); err == nil {
+		t.Fatal("the old secret still verified after a rotation without grace")
+	}
+	if _, err := gateway.Verify(ctx, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := operator.Revoke(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.Verify(ctx, rotated); err == nil {
+		t.Fatal("a token revoked by another process still verified")
+	}
+}
