@@ -213,8 +213,8 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 			}
 			where, args = append(where, "min_time < ?", "first_seq <= ?"), append(args, clampNano(f.Until), hi)
 		}
-		err = db.blocks(ctx, where, args, f.Desc, func(first, _ int64, text []byte) (bool, error) {
-			return visit(first, text)
+		err = db.blocks(ctx, where, args, f.Desc, func(b *block) (bool, error) {
+			return visit(b.first, b.text)
 		})
 	}
 	if err != nil {
@@ -290,31 +290,27 @@ func (db *DB) indexedBlocks(ctx context.Context, q string, key any, desc bool,
 
 // blocks calls fn for each block matching every condition of where (SQL
 // over audit_blocks' columns, with args), in seq order (newest first with
-// desc), until fn says stop. It reads blockPage blocks per query.
-func (db *DB) blocks(ctx context.Context, where []string, args []any, desc bool,
-	fn func(first, last int64, text []byte) (bool, error)) error {
+// desc), until fn says stop. It reads blockPage blocks per query; the
+// blocks fn gets have no lookup keys (requests, reviews).
+func (db *DB) blocks(ctx context.Context, where []string, args []any, desc bool, fn func(*block) (bool, error)) error {
 	cursor, cmp, order := int64(math.MinInt64), ">", ""
 	if desc {
 		cursor, cmp, order = math.MaxInt64, "<", " DESC"
 	}
-	q := `SELECT first_seq, last_seq, events FROM audit_blocks WHERE ` +
+	q := `SELECT first_seq, last_seq, min_time, max_time, last_hash, events FROM audit_blocks WHERE ` +
 		strings.Join(append(slices.Clip(where), "first_seq "+cmp+" ?"), " AND ") +
 		` ORDER BY first_seq` + order + ` LIMIT ?`
-	type row struct {
-		first, last int64
-		text        []byte
-	}
 	for {
 		page, err := queryList(ctx, db.r, "audit blocks", q, append(slices.Clip(args), cursor, blockPage),
-			func(s rowScanner) (row, error) {
-				var r row
-				return r, s.Scan(&r.first, &r.last, &r.text)
+			func(s rowScanner) (*block, error) {
+				var b block
+				return &b, s.Scan(&b.first, &b.last, &b.minTime, &b.maxTime, &b.lastHash, &b.text)
 			})
 		if err != nil {
 			return err
 		}
-		for _, r := range page {
-			if stop, err := fn(r.first, r.last, r.text); err != nil || stop {
+		for _, b := range page {
+			if stop, err := fn(b); err != nil || stop {
 				return err
 			}
 		}
@@ -342,9 +338,9 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	var errFn error
 	var want lookupSums
 	lastFirst := int64(-1)
-	err := db.blocks(ctx, []string{"last_seq > ?"}, []any{afterSeq}, false, func(first, last int64, text []byte) (bool, error) {
+	err := db.blocks(ctx, []string{"last_seq > ?"}, []any{afterSeq}, false, func(b *block) (bool, error) {
 		var events []qgate.AuditEvent
-		if err := decodeBlock(first, text, func(e *qgate.AuditEvent) error {
+		if err := decodeBlock(b.first, b.text, func(e *qgate.AuditEvent) error {
 			events = append(events, *e)
 			return nil
 		}); err != nil {
@@ -359,9 +355,9 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 				return true, err
 			}
 		}
-		b, err := db.checkBlock(ctx, first, last, text, events)
-		want.addBlock(b)
-		lastFirst = first
+		meta, err := checkBlock(b, events)
+		want.addBlock(meta)
+		lastFirst = b.first
 		return false, err
 	})
 	if errFn != nil {
@@ -376,20 +372,14 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	return nil
 }
 
-// checkBlock compares a stored block (its key, last_seq and text) with
-// what newBlock makes of its events, and returns that.
-func (db *DB) checkBlock(ctx context.Context, first, last int64, text []byte, events []qgate.AuditEvent) (block, error) {
-	want := newBlock(events)
-	var got block
-	err := db.r.QueryRowContext(ctx, `SELECT min_time, max_time, last_hash FROM audit_blocks WHERE first_seq = ?`, first).
-		Scan(&got.minTime, &got.maxTime, &got.lastHash)
-	if err != nil {
-		return want, err
-	}
-	got.first, got.last, got.text = first, last, text
+// checkBlock compares a stored block's columns with what its events say
+// (its text is already known to be exactly what qgate writes for them:
+// decodeBlock), and returns the latter.
+func checkBlock(got *block, events []qgate.AuditEvent) (block, error) {
+	want := blockMeta(events)
 	if got.first != want.first || got.last != want.last || got.minTime != want.minTime ||
-		got.maxTime != want.maxTime || got.lastHash != want.lastHash || !bytes.Equal(got.text, want.text) {
-		return want, fmt.Errorf("audit block %d: its columns do not match its events: %w", first, errEdited)
+		got.maxTime != want.maxTime || got.lastHash != want.lastHash {
+		return want, fmt.Errorf("audit block %d: its columns do not match its events: %w", got.first, errEdited)
 	}
 	return want, nil
 }

@@ -28,18 +28,27 @@ type block struct {
 
 // newBlock encodes chained events (Seq, Time, PrevHash and Hash set).
 func newBlock(events []qgate.AuditEvent) block {
-	b := block{first: events[0].Seq, last: events[len(events)-1].Seq, lastHash: events[len(events)-1].Hash}
+	b := blockMeta(events)
 	size := 0
 	for i := range events {
 		size += 300 + len(events[i].Data)
 	}
 	b.text = make([]byte, 0, size)
 	for i := range events {
-		e := &events[i]
 		if i > 0 {
 			b.text = append(b.text, '\n')
 		}
-		b.text = appendEvent(b.text, e)
+		b.text = appendEvent(b.text, &events[i])
+	}
+	return b
+}
+
+// blockMeta is newBlock without the text: what a block's columns and
+// lookup rows say of its events.
+func blockMeta(events []qgate.AuditEvent) block {
+	b := block{first: events[0].Seq, last: events[len(events)-1].Seq, lastHash: events[len(events)-1].Hash}
+	for i := range events {
+		e := &events[i]
 		t := e.Time.UnixNano()
 		if i == 0 || t < b.minTime {
 			b.minTime = t
@@ -314,6 +323,10 @@ func decodeBlockJSON(first int64, text []byte) ([]qgate.AuditEvent, error) {
 		if err == io.EOF {
 			if i == 0 {
 				return nil, fmt.Errorf("audit block %d: no events", first)
+			}
+			if start != int64(len(text)) {
+				// White space after the last event: nothing qgate writes.
+				return nil, fmt.Errorf("audit block %d: %w", first, errNotCanonical)
 			}
 			return events, nil
 		}

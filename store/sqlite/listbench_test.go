@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,4 +42,35 @@ func BenchmarkListAuditSince(b *testing.B) {
 			b.Fatalf("%d events, %v", len(es), err)
 		}
 	}
+}
+
+// BenchmarkScanAudit reads a chain of 20,000 events in blocks of 40, as
+// qgate audit verify does, with every check of the stored form.
+func BenchmarkScanAudit(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "qgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const blocks, per = 500, 40
+	for i := range blocks {
+		es := make([]*qgate.AuditEvent, per)
+		for j := range es {
+			es[j] = &qgate.AuditEvent{Type: "request", Action: "allow", TokenID: "tok1", Identity: "bench", Target: "db",
+				RequestID: fmt.Sprintf("req-%06d-%02d", i, j/2),
+				Data:      []byte(`{"sql":"SELECT abalance FROM pgbench_accounts WHERE aid = 12345;","protocol":"simple","risk":"low","findings":[]}`)}
+		}
+		if err := db.AppendAudit(ctx, es); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		if err := db.ScanAudit(ctx, 0, func(*qgate.AuditEvent) error { n++; return nil }); err != nil || n != blocks*per {
+			b.Fatalf("%d events, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*blocks*per), "ns/event")
 }
