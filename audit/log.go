@@ -163,9 +163,11 @@ func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
 // AppendAsync queues e like Append but does not wait for its batch: done
 // is called with the event as appended (or as queued, on error) and the
 // batch's error once the batch is committed. done runs on the writer
-// goroutine and must be quick (it may be nil); it is not called when
-// AppendAsync returns an error (EINVALID, ErrClosed). A full queue makes AppendAsync wait for
-// room. Close appends every event queued before it.
+// goroutine and must be quick (it may be nil, and must not append to the
+// Log); it is not called when AppendAsync returns an error (EINVALID,
+// ErrClosed). With four batches' worth of such events waiting (the store
+// is slower than the callers), AppendAsync waits for the writer to take
+// them. Close appends every event queued before it.
 func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error {
 	if e == nil {
 		return qgate.Errorf(qgate.EINVALID, "nil audit event")
