@@ -47,12 +47,16 @@ const AdminGroup = "admins"
 const DefaultGCPercent = 400
 
 func (m *Main) serveCommand() *cobra.Command {
-	var file string
+	var file, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the server: every target listener and the REST API",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: want debug, info, warn or error, got %q", logLevel)
+			}
 			cfg, err := loadConfig(file)
 			if err != nil {
 				return err
@@ -69,7 +73,7 @@ func (m *Main) serveCommand() *cobra.Command {
 			if err := startPprof(m.Stderr); err != nil {
 				return err
 			}
-			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, nil)))
+			s, err := NewServer(cfg, slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level})))
 			if err != nil {
 				return err
 			}
@@ -82,6 +86,7 @@ func (m *Main) serveCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&file, "config", "", "configuration file")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "least severe log messages written: debug (adds one line per proxied call), info, warn or error")
 	return cmd
 }
 
@@ -196,7 +201,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := s.listen("", s.Config.Server.Listen, s.withSlack(s.handler()), apiTLS); err != nil {
+	if err := s.listenAPI(s.Config.Server.Listen, s.withSlack(s.handler()), apiTLS); err != nil {
 		return err
 	}
 	for _, t := range s.Config.Targets {
@@ -205,28 +210,16 @@ func (s *Server) Start(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Name, err)
 			}
-			if err := s.listen(t.Name, t.Listen, p, tlsConfig); err != nil {
+			if err := s.serveTarget(t, tlsConfig, p.Serve); err != nil {
 				return err
 			}
 		}
 	}
 	for _, t := range s.Config.Targets {
 		if p, ok := s.pgProxies[t.Name]; ok {
-			ln, err := net.Listen("tcp", t.Listen)
-			if err != nil {
-				return fmt.Errorf("target %s: listen on %s: %w", t.Name, t.Listen, err)
+			if err := s.serveTarget(t, nil, p.Serve); err != nil {
+				return err
 			}
-			s.mu.Lock()
-			s.listeners[t.Name] = ln
-			s.mu.Unlock()
-			s.Logger.Info("target listening", "target", t.Name, "protocol", "postgres", "addr", ln.Addr().String())
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				if err := p.Serve(ln); err != nil {
-					s.Logger.Error("serve", "target", t.Name, "err", err)
-				}
-			}()
 		}
 	}
 	s.wg.Add(1)
@@ -254,34 +247,52 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) listen(name, addr string, h http.Handler, tlsConfig *tls.Config) error {
+// serveTarget opens t's listener (with TLS when tlsConfig is set) and
+// runs serve on it in the background.
+func (s *Server) serveTarget(t *qgate.Target, tlsConfig *tls.Config, serve func(net.Listener) error) error {
+	ln, err := net.Listen("tcp", t.Listen)
+	if err != nil {
+		return fmt.Errorf("target %s: listen on %s: %w", t.Name, t.Listen, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	s.mu.Lock()
+	s.listeners[t.Name] = ln
+	s.mu.Unlock()
+	s.Logger.Info("target listening", "target", t.Name, "protocol", t.Protocol, "addr", ln.Addr().String())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := serve(ln); err != nil {
+			s.Logger.Error("serve", "target", t.Name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// listenAPI opens the server listener (the web UI, REST API and metrics)
+// and serves h on it in the background.
+func (s *Server) listenAPI(addr string, h http.Handler, tlsConfig *tls.Config) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		if name == "" {
-			return fmt.Errorf("server listen on %s: %w", addr, err)
-		}
-		return fmt.Errorf("target %s: listen on %s: %w", name, addr, err)
+		return fmt.Errorf("server listen on %s: %w", addr, err)
 	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}
-	if name == "" {
-		srv.RegisterOnShutdown(s.API.Close)
-	}
+	srv.RegisterOnShutdown(s.API.Close)
 	s.mu.Lock()
-	s.listeners[name] = ln
+	s.listeners[""] = ln
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
-	if name != "" {
-		s.Logger.Info("target listening", "target", name, "addr", ln.Addr().String())
-	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.Logger.Error("serve", "listener", name, "err", err)
+			s.Logger.Error("serve", "listener", "server", "err", err)
 		}
 	}()
 	return nil
@@ -374,6 +385,10 @@ func (s *Server) Close() error {
 	for _, srv := range servers {
 		wg.Add(1)
 		go func() { defer wg.Done(); srv.Shutdown(shutdown) }()
+	}
+	for _, p := range s.proxies {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Shutdown(shutdown) }()
 	}
 	wg.Wait()
 	for _, p := range s.proxies {

@@ -74,16 +74,16 @@ func (c *call) auditRequest(action qgate.Action, reason string, failClosed bool)
 	// the append is then known for sure.
 	var err error
 	if a, ok := p.Audit.(allowedAuditor); ok && action == qgate.ActionAllow {
-		err = a.AppendAllowed(context.WithoutCancel(c.r.Context()), ev)
+		err = a.AppendAllowed(c.ctx, ev)
 	} else {
-		err = p.Audit.Append(context.WithoutCancel(c.r.Context()), ev)
+		err = p.Audit.Append(c.ctx, ev)
 	}
 	if err == nil {
 		c.audited = true
 		return true
 	}
 	c.errID = newErrorID()
-	p.Logger.LogAttrs(c.r.Context(), slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
+	p.Logger.LogAttrs(c.ctx, slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
 		slog.String("request_id", c.id), slog.String("error_id", c.errID), slog.Any("err", err))
 	if !failClosed {
 		return true
@@ -154,8 +154,8 @@ func (c *call) auditAuth(reason, tokenID, identity string) {
 	p := c.p
 	ev := c.event(qgate.AuditAuth, "failed", authData{Reason: reason, SourceIP: c.ip, Method: c.r.Method, Path: c.r.URL.Path})
 	ev.TokenID, ev.Identity = tokenID, identity
-	if err := p.Audit.Append(context.WithoutCancel(c.r.Context()), ev); err != nil {
-		p.Logger.LogAttrs(c.r.Context(), slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
+	if err := p.Audit.Append(c.ctx, ev); err != nil {
+		p.Logger.LogAttrs(c.ctx, slog.LevelError, "audit append failed", slog.String("target", p.Target.Name),
 			slog.String("request_id", c.id), slog.String("event", "auth"), slog.Any("err", err))
 	}
 }

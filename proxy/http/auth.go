@@ -69,7 +69,7 @@ func (c *call) authenticate() bool {
 	}
 	var t *qgate.Token
 	if err == nil {
-		t, err = p.Auth.Verify(c.r.Context(), tok)
+		t, err = p.Auth.Verify(c.ctx, tok)
 	}
 	if err != nil {
 		var ae *auth.AuthError
@@ -104,6 +104,6 @@ func (c *call) unauthorized(reason, tokenID, detail string) {
 	if reason != reasonMissing {
 		challenge += `, error="invalid_token"`
 	}
-	c.w.Header().Set("WWW-Authenticate", challenge)
+	c.fc.Response.Header.Set("WWW-Authenticate", challenge)
 	c.problem(problem{Status: http.StatusUnauthorized, slug: "unauthorized", Title: "Unauthorized", Detail: detail}, "refused")
 }

@@ -148,7 +148,8 @@
 //
 // # Logs
 //
-// One Info line per call: target, method, normalised path, decision,
+// One Debug line per call (every call is in the audit log already, and a
+// line per call costs more than the policy decision): target, method, normalised path, decision,
 // status, duration, request id, identity (and review id or error id).
 // Never tokens, Authorization or Cookie values, query strings or bodies.
 package httpproxy

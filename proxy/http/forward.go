@@ -2,57 +2,72 @@ package httpproxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/qgate/qgate"
+	"github.com/valyala/fasthttp"
+
 	httpanalyze "github.com/qgate/qgate/analyze/http"
 	"github.com/qgate/qgate/auth"
 )
 
-// newTransport returns the upstream transport: keep-alive connections
-// pooled generously (qgate sends everything of one target to one host),
-// no proxy from the environment, and no compression of its own, so that
-// bodies and Content-Encoding pass through untouched.
-func newTransport(scheme string, files *qgate.TLSFiles) (*http.Transport, error) {
-	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		// HTTP/2 only where ALPN can negotiate it.
-		ForceAttemptHTTP2: scheme == "https",
+// Upstream connection settings.
+const (
+	upstreamMaxConns    = 1024
+	upstreamIdleTimeout = 90 * time.Second
+	upstreamDialTimeout = 10 * time.Second
+	// upstreamWaitTimeout is how long a call waits for a free connection
+	// when upstreamMaxConns are busy.
+	upstreamWaitTimeout = 30 * time.Second
+)
+
+// newUpstreamClient returns the client of one upstream: HTTP/1.1 on pooled
+// keep-alive connections (TLS when https), the request target written
+// exactly as given (no path normalisation of its own), no User-Agent of
+// its own, response bodies streamed. A call that fails on a pooled
+// connection before any answer is sent again on a new one only when it is
+// replayable; once (approved reviews) never sends anything twice and
+// never keeps a connection.
+func newUpstreamClient(addr string, tlsConfig *tls.Config, once bool) *fasthttp.HostClient {
+	hc := &fasthttp.HostClient{
+		Addr:                      addr,
+		IsTLS:                     tlsConfig != nil,
+		TLSConfig:                 tlsConfig,
+		NoDefaultUserAgentHeader:  true,
+		DisablePathNormalizing:    true,
+		StreamResponseBody:        true,
+		MaxConns:                  upstreamMaxConns,
+		MaxIdleConnDuration:       upstreamIdleTimeout,
+		MaxConnWaitTimeout:        upstreamWaitTimeout,
+		ReadBufferSize:            readBufferSize,
+		MaxIdemponentCallAttempts: 2,
+		RetryIf:                   replayable,
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			return (&net.Dialer{Timeout: min(timeout, upstreamDialTimeout), KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+		},
 	}
-	if scheme == "http" && files != nil && (files.CA != "" || files.Cert != "" || files.InsecureSkipVerify) {
-		return nil, qgate.Errorf(qgate.EINVALID, "tls settings need an https:// upstream url")
+	if once {
+		hc.MaxIdemponentCallAttempts = 1
+		hc.RetryIf = func(*fasthttp.Request) bool { return false }
 	}
-	if scheme == "https" {
-		cfg, err := upstreamTLS(files)
-		if err != nil {
-			return nil, err
-		}
-		tr.TLSClientConfig = cfg
-	}
-	return tr, nil
+	return hc
 }
 
-// onceTransport is tr without keep-alive, for approved reviews: a request
-// on a fresh connection is never retried by the transport (it retries
-// only on reused connections), so an approval runs upstream at most once.
-func onceTransport(tr *http.Transport) *http.Transport {
-	once := tr.Clone()
-	once.DisableKeepAlives = true
-	return once
+// replayable reports whether a request may be sent again after a pooled
+// connection failed before any answer: an idempotent method, or an
+// Idempotency-Key header (http.Transport's rule).
+func replayable(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return req.Header.Peek("Idempotency-Key") != nil || req.Header.Peek("X-Idempotency-Key") != nil
 }
 
 // hopHeaders are connection-specific headers (RFC 9110 section 7.6.1)
@@ -86,155 +101,230 @@ func dropSet(tokenHeader string, allowOverride bool) map[string]bool {
 	return m
 }
 
-// readBody reads r's whole body if it is at most max bytes. A body known
-// (Content-Length) or found to be larger is reported tooLarge; only max+1
-// bytes of it are ever read.
-func readBody(r *http.Request, max int64) (body []byte, tooLarge bool, err error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, false, nil
-	}
-	if r.ContentLength > max {
-		return nil, true, nil
-	}
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, false, err
-		}
-		return body, false, nil
-	}
-	// Chunked: read one byte more than allowed to tell "too large".
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if n > max {
-		return nil, true, nil
-	}
-	return buf.Bytes(), false, nil
-}
-
-// forward sends the call upstream and streams the response back.
+// forward sends the call upstream. The response head is set on the
+// client's response here; its body streams to the client after the
+// handler returns (upBody), and the execution event is appended when it
+// has been passed on.
 func (c *call) forward() {
 	p := c.p
-	out := c.outboundRequest()
-	ctx := c.r.Context()
-	t0 := time.Now()
-	var res *http.Response
-	var err error
-	switch {
-	case c.approved:
-		res, err = p.once.RoundTrip(out.WithContext(ctx))
-	case p.client != nil:
-		res, err = p.client.roundTrip(ctx, out)
-	default:
-		res, err = p.transport.RoundTrip(out.WithContext(ctx))
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	c.outboundRequest(req)
+	res := fasthttp.AcquireResponse()
+	hc := p.upstreamClient
+	if c.approved {
+		hc = p.onceClient
+		req.SetConnectionClose()
 	}
-	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
-		res.Body.Close()
+	t0 := time.Now()
+	err := hc.Do(req, res)
+	if err == nil && res.StatusCode() == http.StatusSwitchingProtocols {
+		res.CloseBodyStream()
 		err = errors.New("upstream switched protocols unasked")
 	}
 	if err != nil {
-		took := time.Since(t0)
-		if c.r.Context().Err() != nil {
-			// The client went away; nobody is left to answer.
-			c.status, c.outcome = 499, "error"
-			c.auditExecution("failed", 0, took, 0, "client disconnected")
-			return
-		}
+		fasthttp.ReleaseResponse(res)
 		c.errID = newErrorID()
 		p.Logger.Error("upstream request failed", "target", p.Target.Name, "request_id", c.id, "error_id", c.errID, "err", err)
-		c.auditExecution("failed", 0, took, 0, "upstream unreachable")
+		c.auditExecution("failed", 0, time.Since(t0), 0, "upstream unreachable")
 		c.problem(problem{Status: http.StatusBadGateway, slug: "bad-gateway", Title: "Bad gateway",
 			Detail: "the upstream could not be reached or did not answer", ReviewID: c.reviewID, ErrorID: c.errID}, "error")
 		return
 	}
 	p.Metrics.Upstream(p.Target.Name, time.Since(t0))
-	n, err := c.copyResponse(res)
-	took := time.Since(t0)
 	c.outcome = "forwarded"
-	if err != nil {
-		c.auditExecution("failed", res.StatusCode, took, n, "response broke off")
-		// The status line is out: abort the connection so that the client
-		// does not take a truncated body for a whole one.
-		panic(http.ErrAbortHandler)
+	c.status = res.StatusCode()
+	c.copyHead(res)
+	stream := res.BodyStream()
+	if stream == nil { // nothing to stream: the body, if any, is in res
+		body := res.Body()
+		c.fc.Response.SetBody(body)
+		c.auditExecution("forwarded", c.status, time.Since(t0), int64(len(body)), "")
+		fasthttp.ReleaseResponse(res)
+		return
 	}
-	c.auditExecution("forwarded", res.StatusCode, took, n, "")
+	n := res.Header.ContentLength()
+	if n < 0 || isEventStream(res.Header.ContentType()) {
+		n = -1 // chunked to the client, a flush after every read
+	}
+	c.fc.Response.SetBodyStream(&upBody{c: c, res: res, r: stream, t0: t0}, n)
+	c.streaming = true
 }
 
-// outboundRequest builds the upstream request: the normalised path policy
-// saw, the raw query as sent, the exact body, filtered headers. It has no
-// context of its own; forward gives it the client's.
-func (c *call) outboundRequest() *http.Request {
-	p, r := c.p, c.r
-	a := c.req.HTTP
-	// Opaque is written as the request target verbatim: exactly the
-	// normalised path, with no re-escaping.
-	u := &url.URL{Scheme: p.upstream.Scheme, Host: p.upstream.Host, Opaque: p.basePath + a.Path, RawQuery: a.RawQuery}
-	out := &http.Request{
-		Method:     r.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     c.outboundHeader(),
-		Host:       p.upstream.Host,
+// outboundRequest fills req, the upstream request: the normalised path
+// policy saw, the raw query as sent, the exact body, filtered headers.
+func (c *call) outboundRequest(req *fasthttp.Request) {
+	p, a := c.p, c.req.HTTP
+	req.Header.DisableNormalizing()
+	req.Header.SetNoDefaultContentType(true)
+	req.Header.SetMethod(c.r.Method)
+	uri := p.upstreamBase + a.Path
+	if a.RawQuery != "" {
+		uri += "?" + a.RawQuery
 	}
+	req.SetRequestURI(uri)
+	req.UseHostHeader = true
+	host := p.upstreamHost
 	if p.injectHost != "" {
-		out.Host = p.injectHost
+		host = p.injectHost
 	}
-	if body := c.body; len(body) > 0 {
-		out.ContentLength = int64(len(body))
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	}
-	return out
-}
-
-// outboundHeader copies the client's headers minus the ones qgate drops,
-// then sets the forwarding headers and the configured ones.
-func (c *call) outboundHeader() http.Header {
-	p, in := c.p, c.r.Header
-	out := make(http.Header, len(in)+len(p.inject)+5)
-	for k, vv := range in {
-		if p.dropHeaders[k] || isQgateHeader(k) {
-			continue
-		}
-		out[k] = vv
-	}
+	req.Header.SetHost(host)
+	in := c.r.Header
+	var named []string // headers that Connection names
 	for _, v := range in["Connection"] {
-		for _, name := range strings.Split(v, ",") {
+		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
-				delete(out, http.CanonicalHeaderKey(name))
+				named = append(named, http.CanonicalHeaderKey(name))
 			}
 		}
 	}
-	if headerHasToken(in["Te"], "trailers") {
-		out["Te"] = []string{"trailers"}
+	dropAuth := c.tokenSource == "Authorization" || looksLikeToken(in["Authorization"])
+	for k, vv := range in {
+		if p.dropHeaders[k] || isQgateHeader(k) || p.injected[k] || (k == "Authorization" && dropAuth) {
+			continue
+		}
+		if containsString(named, k) {
+			continue
+		}
+		for _, v := range vv {
+			req.Header.Add(k, v)
+		}
 	}
-	if vv, ok := out["Authorization"]; ok && (c.tokenSource == "Authorization" || looksLikeToken(vv)) {
-		delete(out, "Authorization")
+	if headerHasToken(in["Te"], "trailers") {
+		req.Header.Set("Te", "trailers")
 	}
 	proto := "http"
 	if c.r.TLS != nil {
 		proto = "https"
 	}
-	// One backing array for the values qgate sets (capacity-limited
-	// slices, so an append by a later user cannot spill into a neighbour).
-	vals := [...]string{c.ip, c.r.Host, proto, c.id, ""}
-	out["X-Forwarded-For"] = vals[0:1:1]
-	out["X-Forwarded-Host"] = vals[1:2:2]
-	out["X-Forwarded-Proto"] = vals[2:3:3]
-	out[HeaderRequestID] = vals[3:4:4]
-	if _, ok := out["User-Agent"]; !ok {
-		out["User-Agent"] = vals[4:5:5] // empty: not Go's default
-	}
+	req.Header.Set("X-Forwarded-For", c.ip)
+	req.Header.Set("X-Forwarded-Host", c.r.Host)
+	req.Header.Set("X-Forwarded-Proto", proto)
+	req.Header.Set(HeaderRequestID, c.id)
 	for _, h := range p.inject {
-		out[h.name] = h.values
+		req.Header.Set(h.name, h.values[0])
 	}
-	return out
+	if len(c.body) > 0 {
+		req.SetBodyRaw(c.body)
+	}
 }
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// copyHead sets the upstream's status and headers on the client's
+// response, without hop-by-hop ones; trailers the upstream announces are
+// announced too and sent after the body (upBody).
+func (c *call) copyHead(res *fasthttp.Response) {
+	out := &c.fc.Response.Header
+	out.DisableNormalizing()
+	out.SetNoDefaultContentType(true)
+	out.SetStatusCode(res.StatusCode())
+	var named [][]byte
+	for _, v := range res.Header.PeekAll("Connection") {
+		for name := range bytes.SplitSeq(v, []byte(",")) {
+			if name = bytes.TrimSpace(name); len(name) > 0 {
+				named = append(named, name)
+			}
+		}
+	}
+	for k, v := range res.Header.All() {
+		// Content-Length is set with the body; Date by the server.
+		if isHopHeader(k) || containsFold(named, k) || string(k) == "Content-Length" {
+			continue
+		}
+		out.AddBytesKV(k, v)
+	}
+	for k := range res.Header.Trailers() {
+		out.AddTrailerBytes(k)
+	}
+	out.Set(HeaderRequestID, c.id)
+}
+
+func isHopHeader(k []byte) bool {
+	for _, h := range hopHeaders {
+		if strings.EqualFold(h, string(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list [][]byte, k []byte) bool {
+	for _, v := range list {
+		if bytes.EqualFold(v, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// upBody is the upstream's response body on its way to the client: it
+// counts the bytes, passes the trailers on at the end, and when fasthttp
+// closes it (all written, or the client or upstream broke off) appends
+// the execution event and gives the connection back.
+type upBody struct {
+	c      *call
+	res    *fasthttp.Response
+	r      io.Reader
+	t0     time.Time
+	n      int64
+	err    error // the first read error other than EOF
+	closed bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == io.EOF:
+		// The trailers, read with the last chunk, go out after it.
+		out := &b.c.fc.Response.Header
+		for k := range b.res.Header.Trailers() {
+			for _, v := range b.res.Header.PeekAll(string(k)) {
+				out.AddBytesKV(k, v)
+			}
+		}
+	case err != nil && b.err == nil:
+		b.err = err
+	}
+	return n, err
+}
+
+// CloseWithError is called by fasthttp once the body is written, with the
+// error that ended writing it, if any.
+func (b *upBody) CloseWithError(err error) error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if err == nil {
+		err = b.err
+	}
+	if rc, ok := b.r.(fasthttp.ReadCloserWithError); ok {
+		rc.CloseWithError(err)
+	} else {
+		b.res.CloseBodyStream()
+	}
+	c := b.c
+	took := time.Since(b.t0)
+	if err != nil {
+		c.auditExecution("failed", c.status, took, b.n, "response broke off")
+	} else {
+		c.auditExecution("forwarded", c.status, took, b.n, "")
+	}
+	fasthttp.ReleaseResponse(b.res)
+	c.finish()
+	return nil
+}
+
+func (b *upBody) Close() error { return b.CloseWithError(nil) }
 
 // looksLikeToken reports whether an Authorization value carries a qgate
 // token, which must never reach an upstream.
@@ -257,7 +347,7 @@ func isQgateHeader(k string) bool {
 // case-insensitively.
 func headerHasToken(vv []string, token string) bool {
 	for _, v := range vv {
-		for _, t := range strings.Split(v, ",") {
+		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
@@ -266,92 +356,10 @@ func headerHasToken(vv []string, token string) bool {
 	return false
 }
 
-// bufPool holds copy buffers.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// copyResponse writes res to the client: headers without hop-by-hop ones,
-// then the body, flushed after every read when its length is unknown
-// (chunked, server-sent events), then trailers.
-func (c *call) copyResponse(res *http.Response) (int64, error) {
-	defer res.Body.Close()
-	w := c.w
-	h := w.Header()
-	removeHopHeaders(res.Header)
-	for k, vv := range res.Header {
-		h[k] = vv
-	}
-	h.Set(HeaderRequestID, c.id)
-	announced := len(res.Trailer)
-	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range res.Trailer {
-			keys = append(keys, k)
-		}
-		h.Add("Trailer", strings.Join(keys, ", "))
-	}
-	w.WriteHeader(res.StatusCode)
-	c.status = res.StatusCode
-
-	rc := http.NewResponseController(w)
-	flush := res.ContentLength < 0 || isEventStream(res.Header)
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		nr, rerr := res.Body.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
-			}
-			if flush {
-				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					return n, err
-				}
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
-	res.Body.Close() // now, so that res.Trailer is filled in
-	if len(res.Trailer) > 0 {
-		rc.Flush() // force chunking, so the trailers can follow
-		prefix := ""
-		if len(res.Trailer) != announced {
-			prefix = http.TrailerPrefix
-		}
-		for k, vv := range res.Trailer {
-			h[prefix+k] = vv
-		}
-	}
-	return n, nil
-}
-
-// removeHopHeaders deletes hop-by-hop headers and those Connection names.
-func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				delete(h, http.CanonicalHeaderKey(name))
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-}
-
-func isEventStream(h http.Header) bool {
-	ct := h.Get("Content-Type")
-	if ct == "" {
+func isEventStream(ct []byte) bool {
+	if len(ct) == 0 {
 		return false
 	}
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt, _, _ := mime.ParseMediaType(string(ct))
 	return mt == "text/event-stream"
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -40,7 +41,7 @@ func (c *call) reviewHeader() (id int64, ok bool) {
 // target's hold time.
 func (c *call) hold() {
 	p := c.p
-	ctx := context.WithoutCancel(c.r.Context()) // store updates finish even if the client leaves
+	ctx := c.ctx
 	rv, err := p.Reviews.Create(ctx, review.Request{Request: c.req, Decision: c.dec,
 		Payload: c.payload(), PayloadHash: c.payloadHash(), Shape: gate.Shape(c.req)})
 	if err != nil {
@@ -59,7 +60,7 @@ func (c *call) hold() {
 	case final != nil:
 		p.Metrics.ReviewWait(p.Target.Name, string(final.Status), final.DecidedAt.Sub(final.CreatedAt))
 		c.settle(final)
-	case c.r.Context().Err() != nil:
+	case c.left:
 		// The client went away: withdraw the review, unless it was decided
 		// meanwhile (Cancel leaves decided reviews alone).
 		c.status, c.outcome = 499, "held"
@@ -80,7 +81,7 @@ func (c *call) hold() {
 func (c *call) retry(id int64) {
 	p := c.p
 	c.reviewID = id
-	rv, err := p.Reviews.Get(c.r.Context(), id)
+	rv, err := p.Reviews.Get(c.ctx, id)
 	switch {
 	case qgate.ErrorCode(err) == qgate.ENOTFOUND:
 		c.mismatch(id)
@@ -98,7 +99,7 @@ func (c *call) retry(id int64) {
 		case err != nil:
 			c.internal(err, "the review could not be read")
 			return
-		case final == nil && c.r.Context().Err() != nil:
+		case final == nil && c.left:
 			// After a 202 the review no longer belongs to a connection:
 			// a retry that gives up leaves it pending.
 			c.auditRequest(qgate.ActionReview, "client disconnected", false)
@@ -115,12 +116,19 @@ func (c *call) retry(id int64) {
 }
 
 // await waits for rv to leave pending, up to the hold time or until the
-// client disconnects. It returns the final review, or nil if it is still
-// pending.
+// client disconnects (c.left). It returns the final review, or nil if it
+// is still pending.
 func (c *call) await(rv *qgate.Review) (*qgate.Review, error) {
-	ctx, cancel := context.WithTimeout(c.r.Context(), c.p.hold())
+	ctx, cancel := context.WithTimeout(c.ctx, c.p.hold())
 	defer cancel()
+	var left atomic.Bool
+	stop := watchClient(c.fc.Conn(), func() { left.Store(true); cancel() })
 	got, err := c.p.Reviews.Wait(ctx, rv.ID)
+	stop()
+	if left.Load() {
+		c.left = true
+		c.fc.SetConnectionClose()
+	}
 	switch {
 	case err == nil:
 		return got, nil
@@ -141,7 +149,7 @@ func (c *call) settle(rv *qgate.Review) {
 		c.reviewProblem(http.StatusForbidden, "review-"+string(rv.Status), "Review "+string(rv.Status), rv.Reason)
 		return
 	}
-	_, err := p.Reviews.Execute(context.WithoutCancel(c.r.Context()), rv.ID, c.token.ID, c.payloadHash())
+	_, err := p.Reviews.Execute(c.ctx, rv.ID, c.token.ID, c.payloadHash())
 	switch qgate.ErrorCode(err) {
 	case "":
 	case qgate.ECONFLICT:
@@ -175,7 +183,7 @@ func (c *call) settle(rv *qgate.Review) {
 // policy change) carries its Qgate-Review header and matches it, so that
 // the review shows that its request ran. Failure changes nothing.
 func (c *call) markExecuted(id int64) {
-	if _, err := c.p.Reviews.Execute(context.WithoutCancel(c.r.Context()), id, c.token.ID, c.payloadHash()); err == nil {
+	if _, err := c.p.Reviews.Execute(c.ctx, id, c.token.ID, c.payloadHash()); err == nil {
 		c.reviewID = id
 	}
 }

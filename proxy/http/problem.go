@@ -47,7 +47,7 @@ func (c *call) problem(pr problem, outcome string) {
 // log the refusal if the call was analysed and not yet recorded.
 func (c *call) internal(err error, detail string) {
 	c.errID = newErrorID()
-	c.p.Logger.LogAttrs(c.r.Context(), slog.LevelError, "http proxy error", slog.String("target", c.p.Target.Name),
+	c.p.Logger.LogAttrs(c.ctx, slog.LevelError, "http proxy error", slog.String("target", c.p.Target.Name),
 		slog.String("request_id", c.id), slog.String("error_id", c.errID), slog.Any("err", err))
 	if c.req != nil && !c.audited {
 		c.auditRequest(qgate.ActionDeny, "internal error "+c.errID, false)
@@ -73,7 +73,7 @@ func (c *call) pending(id int64, expires time.Time) {
 	sid := strconv.FormatInt(id, 10)
 	b, _ := json.Marshal(pendingReply{Status: "pending", ReviewID: id, ReviewURL: u, RequestID: c.id, ExpiresAt: expires,
 		Retry: "repeat the identical request with header " + HeaderReview + ": " + sid + " once approved"})
-	h := c.w.Header()
+	h := &c.fc.Response.Header
 	h.Set(HeaderReview, sid)
 	h.Set("Location", u)
 	c.writeJSON(http.StatusAccepted, "application/json", b)
@@ -81,14 +81,13 @@ func (c *call) pending(id int64, expires time.Time) {
 }
 
 func (c *call) writeJSON(status int, contentType string, b []byte) {
-	h := c.w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	c.w.WriteHeader(status)
+	res := &c.fc.Response
+	res.Header.SetContentType(contentType)
+	res.Header.Set("Cache-Control", "no-store")
+	res.Header.Set("X-Content-Type-Options", "nosniff")
+	res.SetStatusCode(status)
 	c.status = status
-	c.w.Write(append(b, '\n'))
+	res.SetBody(append(b, '\n'))
 }
 
 // newErrorID returns a short random id that ties a client's error to the

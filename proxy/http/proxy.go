@@ -2,7 +2,9 @@ package httpproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/qgate/qgate/gate"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/review"
+	"github.com/valyala/fasthttp"
 )
 
 // DefaultHold is how long a held call waits when the target sets no hold.
@@ -52,9 +55,8 @@ type Auditor interface {
 	Append(ctx context.Context, e *qgate.AuditEvent) error
 }
 
-// Proxy is the HTTP listener of one target. Create it with New, serve it
-// with an http.Server (see ListenerTLS), and Close it after the server
-// has shut down. Fields are collaborators; set them before serving. New
+// Proxy is the HTTP listener of one target. Create it with New, Serve it
+// on a listener (wrapped in ListenerTLS when set), Shutdown, then Close. Fields are collaborators; set them before serving. New
 // compiles the target's upstream, headers, token header and body limit;
 // of the target's settings only Hold is read on every call.
 type Proxy struct {
@@ -72,21 +74,24 @@ type Proxy struct {
 	// measured with the monotonic clock whatever Now says.
 	Now func() time.Time
 
-	transport   *http.Transport
-	once        *http.Transport // no keep-alive: approved reviews are never retried
-	client      *client         // plain-HTTP upstreams: the lean HTTP/1.1 path (nil for https)
-	upstream    *url.URL        // scheme and host of the upstream
-	basePath    string          // the upstream URL's path, "" for none
-	maxBody     int64
-	tokenHeader string // canonical; "" for none
-	dropHeaders map[string]bool
-	inject      []injected
-	injectHost  string
-	opts        httpanalyze.Options
+	server         *fasthttp.Server
+	upstreamClient *fasthttp.HostClient // pooled keep-alive connections
+	onceClient     *fasthttp.HostClient // approved reviews: a new connection, never a retry
+	upstreamBase   string               // scheme://host of the upstream plus its base path
+	upstreamHost   string               // host[:port] for the Host header
+	basePath       string               // the upstream URL's path, "" for none
+	maxBody        int64
+	tokenHeader    string // canonical; "" for none
+	dropHeaders    map[string]bool
+	inject         []injected
+	injected       map[string]bool // canonical names of inject
+	injectHost     string
+	opts           httpanalyze.Options
 
-	mu      sync.RWMutex   // guards closed against pending.Add
-	closed  bool           // Close was called: append synchronously
-	pending sync.WaitGroup // background audit appends
+	mu       sync.RWMutex   // guards closed against pending.Add, and shutdown
+	closed   bool           // Close was called: append synchronously
+	shutdown bool           // Shutdown was called
+	pending  sync.WaitGroup // background audit appends
 }
 
 // injected is one configured upstream header, canonical name first.
@@ -116,28 +121,34 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 	if err != nil {
 		return nil, qgate.Errorf(qgate.EINVALID, "target %q: upstream url path: %v", t.Name, err)
 	}
-	tr, err := newTransport(u.Scheme, t.HTTP.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: upstream tls: %w", t.Name, err)
+	if u.Scheme == "http" && t.HTTP.TLS != nil && (t.HTTP.TLS.CA != "" || t.HTTP.TLS.Cert != "" || t.HTTP.TLS.InsecureSkipVerify) {
+		return nil, qgate.Errorf(qgate.EINVALID, "target %q: upstream tls: tls settings need an https:// upstream url", t.Name)
 	}
+	var tlsConfig *tls.Config
+	if u.Scheme == "https" {
+		if tlsConfig, err = upstreamTLS(t.HTTP.TLS); err != nil {
+			return nil, fmt.Errorf("target %q: upstream tls: %w", t.Name, err)
+		}
+		tlsConfig.ServerName = u.Hostname()
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
 	p := &Proxy{
 		Target: t, Auth: auth, Gate: gate, Reviews: reviews, Audit: audit, GroupsOf: groupsOf,
 		Logger: slog.Default(), Now: time.Now,
-		transport: tr,
-		once:      onceTransport(tr),
-		upstream:  &url.URL{Scheme: u.Scheme, Host: u.Host},
-		basePath:  strings.TrimRight(base, "/"),
-		maxBody:   t.MaxBody,
+		upstreamClient: newUpstreamClient(addr, tlsConfig, false),
+		onceClient:     newUpstreamClient(addr, tlsConfig, true),
+		upstreamHost:   u.Host,
+		basePath:       strings.TrimRight(base, "/"),
+		maxBody:        t.MaxBody,
+		injected:       map[string]bool{},
 		opts: httpanalyze.Options{MaxBody: t.MaxBody, GraphQLPath: t.GraphQLPath,
 			AllowMethodOverride: t.AllowMethodOverride, TokenHeader: t.TokenHeader},
 	}
-	if u.Scheme == "http" {
-		port := u.Port()
-		if port == "" {
-			port = "80"
-		}
-		p.client = newClient(net.JoinHostPort(u.Hostname(), port))
-	}
+	p.upstreamBase = u.Scheme + "://" + u.Host + p.basePath
 	if p.maxBody <= 0 {
 		p.maxBody = httpanalyze.DefaultMaxBody
 	}
@@ -152,33 +163,33 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 			continue
 		}
 		p.inject = append(p.inject, injected{name, []string{v}})
+		p.injected[name] = true
 	}
+	p.server = p.newServer()
 	return p, nil
 }
 
 // Close waits for the audit events of finished calls to be appended and
-// closes idle upstream connections. Call it after the http.Server serving
-// p has shut down and before the audit log is closed. Calls still served
+// closes idle upstream connections. Call it after Shutdown and before the
+// audit log is closed. Calls still served
 // after Close append their execution events before they return.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.pending.Wait()
-	if p.client != nil {
-		p.client.closeIdle(true)
-	}
-	p.transport.CloseIdleConnections()
-	p.once.CloseIdleConnections()
+	p.upstreamClient.CloseIdleConnections()
+	p.onceClient.CloseIdleConnections()
 	return nil
 }
 
 // call is the state of one request.
 type call struct {
 	p     *Proxy
-	w     http.ResponseWriter
-	r     *http.Request
-	start time.Time // monotonic
+	fc    *fasthttp.RequestCtx
+	r     *http.Request   // the request as net/http describes it (view)
+	ctx   context.Context // ends when the client is seen leaving (while held)
+	start time.Time       // monotonic
 	id    string
 	ip    string
 
@@ -190,6 +201,8 @@ type call struct {
 	reviewID    int64 // the review this call created or executes
 	approved    bool  // forwarding an approved review: exactly once
 	audited     bool  // the request event is appended
+	streaming   bool  // the response body streams after serve returns (upBody)
+	left        bool  // the client was seen leaving while the call was held
 
 	// For the log line and metrics.
 	decision string // "" until known
@@ -198,12 +211,17 @@ type call struct {
 	errID    string
 }
 
-// ServeHTTP authenticates, analyses and decides one call, then forwards,
+// serve authenticates, analyses and decides one call, then forwards,
 // refuses or holds it.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := &call{p: p, w: w, r: r, start: time.Now(), id: gate.NewRequestID(), ip: sourceIP(r)}
-	w.Header().Set(HeaderRequestID, c.id)
-	defer c.finish()
+func (p *Proxy) serve(fc *fasthttp.RequestCtx) {
+	r := view(fc)
+	c := &call{p: p, fc: fc, r: r, ctx: context.Background(), start: time.Now(), id: gate.NewRequestID(), ip: sourceIP(r)}
+	fc.Response.Header.Set(HeaderRequestID, c.id)
+	defer func() {
+		if !c.streaming {
+			c.finish()
+		}
+	}()
 	defer c.recover()
 
 	if !c.authenticate() {
@@ -236,7 +254,7 @@ func (c *call) decide() {
 	p := c.p
 	a := httpanalyze.Analyze(c.r, c.body, false, p.opts)
 	c.req = c.newRequest(a)
-	c.dec = p.Gate.Decide(c.r.Context(), c.req)
+	c.dec = p.Gate.Decide(c.ctx, c.req)
 	c.decision = string(c.dec.Action)
 }
 
@@ -290,20 +308,67 @@ func (c *call) supported() bool {
 	return false
 }
 
-// readBody reads the whole body, up to the target's limit.
+// readBody reads the whole body, up to the target's limit. A body over
+// it is refused (a declared one without reading it) and the connection
+// closed, so that the rest is never read.
 func (c *call) readBody() bool {
-	body, tooLarge, err := readBody(c.r, c.p.maxBody)
+	body, tooLarge, err := readBody(&c.fc.Request, c.p.maxBody)
 	switch {
 	case tooLarge:
+		c.fc.SetConnectionClose()
 		detail := fmt.Sprintf("request body exceeds the %d-byte limit of this target", c.p.maxBody)
 		c.refuseEarly(nil, "body too large", problem{Status: http.StatusRequestEntityTooLarge, slug: "body-too-large", Title: "Request body too large", Detail: detail})
 		return false
 	case err != nil:
+		c.fc.SetConnectionClose()
 		c.refuseEarly(err, "unreadable body", problem{Status: http.StatusBadRequest, slug: "bad-request", Title: "Bad request", Detail: "the request body could not be read"})
 		return false
 	}
 	c.body = body
 	return true
+}
+
+// readBody reads req's body if it is at most max bytes. A body declared
+// (Content-Length) or found to be larger is reported tooLarge; only max+1
+// bytes of it are ever read.
+func readBody(req *fasthttp.Request, max int64) (body []byte, tooLarge bool, err error) {
+	n := req.Header.ContentLength() // -1: chunked; -2: none
+	switch {
+	case n == 0 || n == -2:
+		return nil, false, nil
+	case int64(n) > max:
+		return nil, true, nil
+	}
+	r := req.BodyStream()
+	if r == nil {
+		b := req.Body()
+		return b, int64(len(b)) > max, nil
+	}
+	size := max + 1
+	if n > 0 {
+		size = int64(n)
+	}
+	buf := make([]byte, 0, min(size, 64<<10))
+	for int64(len(buf)) < max+1 {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(int64(cap(buf)), max+1)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if int64(len(buf)) > max {
+		return nil, true, nil
+	}
+	if len(buf) == 0 {
+		return nil, false, nil
+	}
+	return buf, false, nil
 }
 
 // refuseEarly refuses an authenticated call before a decision: it is
@@ -314,32 +379,28 @@ func (c *call) refuseEarly(err error, reason string, pr problem) {
 	c.dec = qgate.Decision{Action: qgate.ActionDeny, Risk: qgate.NewRisk(c.req.HTTP.Findings), Message: pr.Detail}
 	c.decision = string(qgate.ActionDeny)
 	if err != nil {
-		c.p.Logger.LogAttrs(c.r.Context(), slog.LevelDebug, "http request refused", slog.String("target", c.p.Target.Name),
+		c.p.Logger.LogAttrs(c.ctx, slog.LevelDebug, "http request refused", slog.String("target", c.p.Target.Name),
 			slog.String("request_id", c.id), slog.String("reason", reason), slog.Any("err", err))
 	}
 	c.auditRequest(qgate.ActionDeny, reason, false)
 	c.problem(pr, "refused")
 }
 
-// recover turns a panic into a logged 500 with an error id. An aborted
-// response (http.ErrAbortHandler) is passed on to net/http.
+// recover turns a panic into a logged 500 with an error id; any response
+// started (an upstream body) is dropped.
 func (c *call) recover() {
 	v := recover()
 	if v == nil {
 		return
 	}
-	if v == http.ErrAbortHandler {
-		panic(v)
-	}
 	c.errID = newErrorID()
 	c.p.Logger.Error("http proxy panic", "target", c.p.Target.Name, "request_id", c.id, "error_id", c.errID,
 		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	if c.status == 0 {
-		c.problem(problem{Status: http.StatusInternalServerError, slug: "internal", Title: "Internal error",
-			Detail: "qgate failed while handling this request; nothing more was forwarded", ErrorID: c.errID}, "error")
-	} else {
-		panic(http.ErrAbortHandler)
-	}
+	c.streaming = false
+	c.fc.Response.Reset() // closes an upstream body stream
+	c.fc.Response.Header.Set(HeaderRequestID, c.id)
+	c.problem(problem{Status: http.StatusInternalServerError, slug: "internal", Title: "Internal error",
+		Detail: "qgate failed while handling this request; nothing more was forwarded", ErrorID: c.errID}, "error")
 }
 
 // finish logs the call and counts it.
@@ -358,7 +419,7 @@ func (c *call) finish() {
 	}
 	// The handler is called directly, as slog suggests for wrappers: a
 	// record without a caller's pc saves a stack walk on every call.
-	if h, ctx := p.Logger.Handler(), context.Background(); h.Enabled(ctx, slog.LevelInfo) {
+	if h, ctx := p.Logger.Handler(), context.Background(); h.Enabled(ctx, slog.LevelDebug) {
 		var attrs [10]slog.Attr
 		a := append(attrs[:0],
 			slog.String("target", p.Target.Name),
@@ -377,7 +438,7 @@ func (c *call) finish() {
 		if c.errID != "" {
 			a = append(a, slog.String("error_id", c.errID))
 		}
-		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
+		rec := slog.NewRecord(time.Now(), slog.LevelDebug, "http request", 0)
 		rec.AddAttrs(a...)
 		_ = h.Handle(ctx, rec)
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -132,7 +135,7 @@ type env struct {
 	reviews *review.Engine
 	cfg     *config.Config
 	proxy   *httpproxy.Proxy
-	srv     *httptest.Server
+	srv     *proxyServer
 	up      *upstream
 	logs    *syncbuf.Buffer
 	token   string // carol's token (not an approver)
@@ -187,7 +190,7 @@ func newEnv(tb testing.TB, up *upstream, target func(*qgate.Target), opts ...env
 	for _, o := range opts {
 		o(e, t)
 	}
-	e.srv = httptest.NewServer(e.proxy)
+	e.srv = serveProxy(tb, e.proxy, nil)
 	e.token, e.tokenID = e.issue(auth.IssueRequest{Identity: "carol", Roles: []string{"dev"}})
 	tb.Cleanup(func() {
 		e.srv.Close()
@@ -205,6 +208,52 @@ func newEnv(tb testing.TB, up *upstream, target func(*qgate.Target), opts ...env
 		e.db.Close()
 	})
 	return e
+}
+
+// proxyServer serves a Proxy on a loopback port, as qgate serve does.
+type proxyServer struct {
+	URL    string
+	proxy  *httpproxy.Proxy
+	client *http.Client
+	done   chan error
+}
+
+// serveProxy serves p on a new loopback listener, over TLS when
+// tlsConfig is set (the client then trusts tlsConfig's certificate pool
+// given as roots).
+func serveProxy(tb testing.TB, p *httpproxy.Proxy, tlsConfig *tls.Config, roots ...*x509.CertPool) *proxyServer {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &proxyServer{URL: "http://" + ln.Addr().String(), proxy: p, done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{}}}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		s.URL = "https://" + ln.Addr().String()
+		cc := &tls.Config{}
+		if len(roots) > 0 {
+			cc.RootCAs = roots[0]
+		}
+		s.client.Transport = &http.Transport{TLSClientConfig: cc}
+	}
+	go func() { s.done <- p.Serve(ln) }()
+	return s
+}
+
+func (s *proxyServer) Client() *http.Client { return s.client }
+
+// Close shuts the server down (waiting for calls in flight) and checks
+// that Serve returned cleanly.
+func (s *proxyServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.client.CloseIdleConnections()
+	s.proxy.Shutdown(ctx)
+	if err := <-s.done; err != nil {
+		panic("Serve: " + err.Error())
+	}
 }
 
 func (e *env) issue(req auth.IssueRequest) (token, id string) {

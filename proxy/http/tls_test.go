@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -80,14 +79,12 @@ func TestProxy_TLS(t *testing.T) {
 	if err != nil || cfg == nil {
 		t.Fatalf("ListenerTLS = %v, %v", cfg, err)
 	}
-	srv := httptest.NewUnstartedServer(e.proxy)
-	srv.TLS = cfg
-	srv.StartTLS()
-	defer srv.Close()
 	pool := x509.NewCertPool()
 	certPEM, _ := os.ReadFile(certFile)
 	pool.AppendCertsFromPEM(certPEM)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	srv := serveProxy(t, e.proxy, cfg, pool)
+	defer srv.Close()
+	client := srv.Client()
 	req, _ := http.NewRequest("GET", srv.URL+"/v1/users", nil)
 	req.Header.Set("Authorization", "Bearer "+e.token)
 	r2, err := client.Do(req)

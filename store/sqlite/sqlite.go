@@ -28,9 +28,10 @@ type DB struct {
 	// Now is the clock, used for timestamps the caller left zero.
 	Now func() time.Time
 
-	path string
-	w    *sql.DB // exactly one connection: every write goes here
-	r    *sql.DB // query-only connections
+	path   string
+	tokens *tokenSignal // nil when the database is not a plain file
+	w      *sql.DB      // exactly one connection: every write goes here
+	r      *sql.DB      // query-only connections
 
 	// Statements AppendAudit runs in every transaction, prepared once.
 	lastAudit, addBlock, addRequest, addReview *sql.Stmt
@@ -54,6 +55,9 @@ func Open(path string) (*DB, error) {
 		return nil, qgate.Errorf(qgate.EINVALID, "open store: sqlite: empty path")
 	}
 	db := &DB{Now: time.Now, path: path}
+	if p := tokenSignalPath(path); p != "" {
+		db.tokens = &tokenSignal{path: p}
+	}
 
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -121,6 +125,9 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	if db.tokens != nil {
+		db.tokens.close()
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{db.lastAudit, db.addBlock, db.addRequest, db.addReview, db.tokenByID, db.sessionBySecret} {
 		if st != nil {

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -58,8 +59,21 @@ func TestTokensVersion(t *testing.T) {
 	if err := b.RevokeToken(ctx, "tok1", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if v := version(); v == v1 {
+	v2 := version()
+	if v2 == v1 {
 		t.Fatal("a revocation did not change the version")
+	}
+	// The file deleted under a running gateway (its open handle): the
+	// next announcement, in a new file, is still seen.
+	if err := os.Remove(path + "-tokens"); err != nil {
+		t.Fatal(err)
+	}
+	v3 := version()
+	if err := b.RevokeToken(ctx, "tok1", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v == v3 {
+		t.Fatalf("an announcement after the file was deleted went unseen (%d, %d, %d)", v2, v3, v)
 	}
 	mem, err := sqlite.Open("file:" + filepath.Join(t.TempDir(), "other.db") + "?mode=rwc")
 	if err != nil {
