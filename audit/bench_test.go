@@ -71,6 +71,45 @@ func BenchmarkLogAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkLogAppendAsyncPaced appends with AppendAsync at a steady 20,000
+// events per second, as a gateway under load with audit.durability async
+// does, and reports the batch size the writer gathered and the process's
+// CPU time per event: what the commit cadence (maxAsyncDelay) costs.
+//
+//	go test -run '^$' -bench AsyncPaced -benchtime 60000x ./audit
+func BenchmarkLogAppendAsyncPaced(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "qgate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l := audit.NewLog(db, audit.LogOptions{Durability: audit.DurabilityAsync})
+	data := []byte(`{"method":"GET","path":"/v1/users/42","query":"expand=orders","source_ip":"127.0.0.1","matched":[{"name":"reads","action":"allow"}],"risk":"none","findings":[]}`)
+	const perMs = 20
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	n := 0
+	for n < b.N {
+		<-tick.C
+		for i := 0; i < perMs && n < b.N; i++ {
+			n++
+			e := &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow",
+				RequestID: fmt.Sprintf("%016x", time.Now().UnixNano()),
+				TokenID:   "tok1", Identity: "alice", Target: "api", Environment: "prod", Data: data}
+			if err := l.AppendAsync(e, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	l.Close()
+	cpu := cpuTime() - cpu0
+	st := l.Stats()
+	b.ReportMetric(float64(st.Events)/float64(max(st.Batches, 1)), "events/batch")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
+}
+
 // cpuTime returns the process's user plus system CPU time.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -27,12 +27,10 @@
 //     Content-Length over the limit is refused without reading. A larger
 //     body gets 413 and an audit event (action "deny"); nothing is
 //     forwarded. The bytes read are what the analysis sees and, byte for
-//     byte, what is forwarded. Framing is net/http's: it refuses any
-//     Transfer-Encoding but a single "chunked" (501), and when a request
-//     has both Transfer-Encoding and Content-Length it drops the latter
-//     before the handler runs (RFC 9112 section 6.3), so qgate cannot see
-//     that pair to refuse it; it does not matter, because qgate re-frames
-//     what it forwards (below).
+//     byte, what is forwarded. The request is parsed by fasthttp, which
+//     takes a single "chunked" or a Content-Length as framing; qgate
+//     re-frames what it forwards (below), so the client's framing never
+//     reaches the upstream.
 //  4. Decision. httpanalyze.Analyze and the gate decide; exactly one
 //     "request" audit event records the outcome (method, normalised path,
 //     raw query, matched policies, risk level, finding codes, grant or
@@ -106,23 +104,20 @@
 // When the token came from TokenHeader, the client's own Authorization is
 // therefore forwarded unless the configuration injects Authorization.
 //
-// A plain-HTTP upstream is spoken to over HTTP/1.1 by qgate's own small
-// client, in the goroutine that serves the call, on pooled keep-alive
-// connections (http.Transport's reader and writer goroutines per
-// connection cost more than the rest of a forwarded call). The bytes on
-// the wire are net/http's (http.Request.Write, http.ReadResponse), and the
-// reuse rules the Transport's: a connection is pooled again only once its
-// response was read to the end and neither side asked to close it; a
-// pooled connection the upstream has closed is noticed before use; when
-// one fails before any byte of an answer, the call is sent again on a new
-// connection only if it is replayable (idempotent method or an
-// Idempotency-Key header). 1xx answers are dropped. An https upstream
-// goes through http.Transport (TLS, HTTP/2 by ALPN).
+// The listener is a fasthttp.Server and the upstream a
+// fasthttp.HostClient: HTTP/1.1 on pooled keep-alive connections (TLS for
+// an https upstream), the request target written exactly as built, no
+// header of its own. net/http's server and Transport cost several times
+// the rest of a forwarded call (a goroutine per connection reading ahead,
+// header maps, two goroutines per upstream connection); fasthttp has no
+// per-request context, so a held call watches its client's socket itself
+// (watchClient). A call that fails on a pooled connection before any
+// answer is sent again on a new one only if it is replayable (idempotent
+// method or an Idempotency-Key header); 1xx answers are dropped.
 //
-// An approved review is sent on a connection of its own, never a pooled
-// one, through http.Transport: it retries requests only on reused
-// connections, so an approval runs upstream at most once even if the
-// connection fails.
+// An approved review is sent on a connection of its own with
+// "Connection: close", by a client that never retries, so an approval
+// runs upstream at most once even if the connection fails.
 //
 // The response is streamed: headers as soon as the upstream sends them,
 // and for responses of unknown length (chunked, server-sent events) a
@@ -149,7 +144,8 @@
 // # Logs
 //
 // One Debug line per call (every call is in the audit log already, and a
-// line per call costs more than the policy decision): target, method, normalised path, decision,
-// status, duration, request id, identity (and review id or error id).
+// line per call costs more than the policy decision): target, method,
+// normalised path, decision, status, duration, request id, identity (and
+// review id or error id).
 // Never tokens, Authorization or Cookie values, query strings or bodies.
 package httpproxy

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -145,7 +144,10 @@ func (c *call) forward() {
 	}
 	n := res.Header.ContentLength()
 	if n < 0 || isEventStream(res.Header.ContentType()) {
-		n = -1 // chunked to the client, a flush after every read
+		// Chunked to the client, a flush after every read, and the head
+		// at once: an event stream may wait long for its first event.
+		n = -1
+		c.fc.Response.ImmediateHeaderFlush = true
 	}
 	c.fc.Response.SetBodyStream(&upBody{c: c, res: res, r: stream, t0: t0}, n)
 	c.streaming = true
@@ -356,10 +358,9 @@ func headerHasToken(vv []string, token string) bool {
 	return false
 }
 
+// isEventStream reports whether a Content-Type's media type is
+// text/event-stream (parameters ignored, case-insensitively).
 func isEventStream(ct []byte) bool {
-	if len(ct) == 0 {
-		return false
-	}
-	mt, _, _ := mime.ParseMediaType(string(ct))
-	return mt == "text/event-stream"
+	mt, _, _ := bytes.Cut(ct, []byte(";"))
+	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("text/event-stream"))
 }

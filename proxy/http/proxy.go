@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -215,7 +216,7 @@ type call struct {
 // refuses or holds it.
 func (p *Proxy) serve(fc *fasthttp.RequestCtx) {
 	r := view(fc)
-	c := &call{p: p, fc: fc, r: r, ctx: context.Background(), start: time.Now(), id: gate.NewRequestID(), ip: sourceIP(r)}
+	c := &call{p: p, fc: fc, r: r, ctx: context.Background(), start: time.Now(), id: gate.NewRequestID(), ip: sourceIP(fc)}
 	fc.Response.Header.Set(HeaderRequestID, c.id)
 	defer func() {
 		if !c.streaming {
@@ -449,10 +450,16 @@ func (c *call) finish() {
 
 // sourceIP is the peer address of the connection; X-Forwarded-For is
 // never trusted.
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func sourceIP(fc *fasthttp.RequestCtx) string {
+	addr := fc.RemoteAddr()
+	if a, ok := addr.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap().String()
+		}
+	}
+	host, _, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return r.RemoteAddr
+		return addr.String()
 	}
 	return host
 }

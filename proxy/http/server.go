@@ -103,17 +103,16 @@ func (p *Proxy) serveError(ctx *fasthttp.RequestCtx, err error) {
 
 // view returns the request as net/http describes it, for the analysis
 // and the header rules: method, request target exactly as sent, host,
-// canonical headers (fasthttp's canonical names are net/http's), peer
-// address and whether it came over TLS.
+// canonical headers (fasthttp's canonical names are net/http's) and
+// whether it came over TLS. The peer address is the call's ip.
 func view(ctx *fasthttp.RequestCtx) *http.Request {
 	h := &ctx.Request.Header
 	r := &http.Request{
 		Method:     string(h.Method()),
 		RequestURI: string(h.RequestURI()),
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Host:       string(h.Host()),
-		Header:     make(http.Header, h.Len()),
-		RemoteAddr: ctx.RemoteAddr().String(),
+		Host:   string(h.Host()),
+		Header: make(http.Header, h.Len()),
 	}
 	if !h.IsHTTP11() {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0

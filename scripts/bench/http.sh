@@ -20,6 +20,10 @@
 #              fsync costs nothing: qgate's software path without the disk.
 #              NOT a durable setup; shown only to separate the two costs.
 #              Set TMPFS=0 to leave it out.
+#   fast-go    optional (FAST=1): a bare fasthttp proxy, the forwarding
+#              path qgate is built on with nothing else (scripts/bench/fastproxy):
+#              its distance to qgate is qgate's own work, its distance to
+#              nginx what being a Go proxy costs.
 #   qgate-base   optional (QGATE_BASE_BIN=path/to/qgate): another qgate
 #              build, set up like qgate, to compare two versions in the
 #              same session (e.g. before and after a change).
@@ -44,6 +48,7 @@ BASE_PORT=${BASE_PORT:-17100}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 TMPFS=${TMPFS:-1}
 ASYNC=${ASYNC:-1}
+FAST=${FAST:-0}
 KEEP=${KEEP:-0} # 1: keep the temporary directory (configs, logs, databases)
 REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
 
@@ -128,7 +133,8 @@ P_BASE=$((BASE_PORT + 7))
 P_BASE_API=$((BASE_PORT + 8))
 P_ASYNC=$((BASE_PORT + 9))
 P_ASYNC_API=$((BASE_PORT + 10))
-for p in $(seq "$BASE_PORT" $((BASE_PORT + 10))); do
+P_FAST=$((BASE_PORT + 11))
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 11))); do
 	port_free "$p" || die "port $p is in use (set BASE_PORT)"
 done
 
@@ -139,6 +145,7 @@ mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/qgate" ./cmd/qgate
 go build -o "$WORK/bin/upstream" ./scripts/bench/upstream
 go build -o "$WORK/bin/bareproxy" ./scripts/bench/bareproxy
+[ "$FAST" != 1 ] || go build -o "$WORK/bin/fastproxy" ./scripts/bench/fastproxy
 
 # --- upstream and bare proxy ------------------------------------------------
 
@@ -146,6 +153,10 @@ start upstream "$WORK/bin/upstream" -listen "127.0.0.1:$P_UP"
 wait_http "http://127.0.0.1:$P_UP/"
 start bareproxy "$WORK/bin/bareproxy" -listen "127.0.0.1:$P_BARE" -upstream "http://127.0.0.1:$P_UP"
 wait_http "http://127.0.0.1:$P_BARE/"
+if [ "$FAST" = 1 ]; then
+	start fastproxy "$WORK/bin/fastproxy" -listen "127.0.0.1:$P_FAST" -upstream "127.0.0.1:$P_UP"
+	wait_http "http://127.0.0.1:$P_FAST/"
+fi
 
 # --- nginx ------------------------------------------------------------------
 
@@ -222,6 +233,7 @@ EOF
 qgate_start qgate "$WORK/qgate" "$P_QGATE" "$P_QGATE_API"
 TOKEN=$(cat "$WORK/qgate/token")
 TARGETS=(direct bare-go nginx qgate)
+[ "$FAST" != 1 ] || TARGETS+=(fast-go)
 if [ "$ASYNC" = 1 ]; then
 	qgate_start qgate-async "$WORK/qgate-async" "$P_ASYNC" "$P_ASYNC_API" "$WORK/bin/qgate" async
 	TOKEN_ASYNC=$(cat "$WORK/qgate-async/token")
@@ -244,6 +256,7 @@ target_args() {
 	case $1 in
 	direct) ARGS=("http://127.0.0.1:$P_UP$REQ_PATH") ;;
 	bare-go) ARGS=("http://127.0.0.1:$P_BARE$REQ_PATH") ;;
+	fast-go) ARGS=("http://127.0.0.1:$P_FAST$REQ_PATH") ;;
 	nginx) ARGS=("http://127.0.0.1:$P_NGINX$REQ_PATH") ;;
 	qgate) ARGS=(-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_QGATE$REQ_PATH") ;;
 	qgate-async) ARGS=(-H "Authorization: Bearer $TOKEN_ASYNC" "http://127.0.0.1:$P_ASYNC$REQ_PATH") ;;
@@ -259,6 +272,7 @@ server_pids() {
 	case $1 in
 	direct) echo "${PID[upstream]}" ;;
 	bare-go) echo "${PID[bareproxy]}" ;;
+	fast-go) echo "${PID[fastproxy]}" ;;
 	nginx) echo "${PID[nginx]}" $(pgrep -P "${PID[nginx]}" || true) ;;
 	*) echo "${PID[$1]}" ;;
 	esac
@@ -335,6 +349,7 @@ done
 # --- latency at one connection ----------------------------------------------
 
 LAT_TARGETS=(direct qgate)
+[ "$FAST" != 1 ] || LAT_TARGETS+=(fast-go)
 [ -z "${TOKEN_ASYNC:-}" ] || LAT_TARGETS+=(qgate-async)
 [ -z "${TOKEN_SHM:-}" ] || LAT_TARGETS+=(qgate-tmpfs)
 [ -z "${TOKEN_BASE:-}" ] || LAT_TARGETS+=(qgate-base)
@@ -371,6 +386,10 @@ if [ -n "${MED[qgate-async]:-}" ]; then
 	printf '%-22s %6s %11s   %s\n' qgate-async/bare-go "$(ratio "${MED[qgate-async]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[bare-go]}")" '>= 1.0 (audit.durability: async)'
 	printf '%-22s %6s %11s   %s\n' qgate-async/nginx "$(ratio "${MED[qgate-async]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[nginx]}")" '>= 0.5 (audit.durability: async)'
 fi
+if [ -n "${MED[fast-go]:-}" ]; then
+	printf '%-22s %6s %11s   %s\n' qgate/fast-go "$(ratio "${MED[qgate]}" "${MED[fast-go]}")" "$(ratio "${CPU[qgate]}" "${CPU[fast-go]}")" '(what qgate'"'"'s own work keeps)'
+	printf '%-22s %6s %11s\n' fast-go/nginx "$(ratio "${MED[fast-go]}" "${MED[nginx]}")" "$(ratio "${CPU[fast-go]}" "${CPU[nginx]}")"
+fi
 if [ -n "${MED[qgate-tmpfs]:-}" ]; then
 	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/bare-go "$(ratio "${MED[qgate-tmpfs]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[bare-go]}")" '(software path, not durable)'
 	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/nginx "$(ratio "${MED[qgate-tmpfs]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[nginx]}")" '(software path, not durable)'
@@ -388,6 +407,9 @@ done
 printf '%-22s %8.0f µs   %s\n' 'added by qgate' "$(awk -v a="${LAT[qgate]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" 'goal <= 100 µs'
 if [ -n "${LAT[qgate-async]:-}" ]; then
 	printf '%-22s %8.0f µs   %s\n' 'added by qgate-async' "$(awk -v a="${LAT[qgate-async]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" 'goal <= 100 µs (audit.durability: async)'
+fi
+if [ -n "${LAT[fast-go]:-}" ]; then
+	printf '%-22s %8.0f µs   %s\n' 'added by fast-go' "$(awk -v a="${LAT[fast-go]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')" '(a Go proxy that does nothing)'
 fi
 if [ -n "${LAT[qgate-base]:-}" ]; then
 	printf '%-22s %8.0f µs\n' 'added by qgate-base' "$(awk -v a="${LAT[qgate-base]}" -v b="${LAT[direct]}" 'BEGIN {print a - b}')"
