@@ -28,9 +28,12 @@
 //     body gets 413 and an audit event (action "deny"); nothing is
 //     forwarded. The bytes read are what the analysis sees and, byte for
 //     byte, what is forwarded. The request is parsed by fasthttp, which
-//     takes a single "chunked" or a Content-Length as framing; qgate
-//     re-frames what it forwards (below), so the client's framing never
-//     reaches the upstream.
+//     takes a single "chunked" or one Content-Length as framing (both
+//     together: chunked, and the connection is closed after the call);
+//     any other Transfer-Encoding, conflicting Content-Lengths, or a head
+//     that is not HTTP/1.1 get 400 before the token is looked at (431 for
+//     a head over 32 KiB). qgate re-frames what it forwards (below), so
+//     the client's framing never reaches the upstream.
 //  4. Decision. httpanalyze.Analyze and the gate decide; exactly one
 //     "request" audit event records the outcome (method, normalised path,
 //     raw query, matched policies, risk level, finding codes, grant or
@@ -111,9 +114,11 @@
 // the rest of a forwarded call (a goroutine per connection reading ahead,
 // header maps, two goroutines per upstream connection); fasthttp has no
 // per-request context, so a held call watches its client's socket itself
-// (watchClient). A call that fails on a pooled connection before any
-// answer is sent again on a new one only if it is replayable (idempotent
-// method or an Idempotency-Key header); 1xx answers are dropped.
+// (watchClient). A pooled connection the upstream has closed is noticed
+// before a request is written to it (staleCheckConn), and the call goes
+// to another connection; a call that fails after it was sent is sent
+// again once only if it is replayable (idempotent method or an
+// Idempotency-Key header). 1xx answers are dropped.
 //
 // An approved review is sent on a connection of its own with
 // "Connection: close", by a client that never retries, so an approval

@@ -45,17 +45,40 @@ func newUpstreamClient(addr string, tlsConfig *tls.Config, once bool) *fasthttp.
 		MaxIdleConnDuration:       upstreamIdleTimeout,
 		MaxConnWaitTimeout:        upstreamWaitTimeout,
 		ReadBufferSize:            readBufferSize,
-		MaxIdemponentCallAttempts: 2,
-		RetryIf:                   replayable,
+		MaxIdemponentCallAttempts: upstreamMaxAttempts,
+		RetryIfErr:                retryUpstream,
+		// Errors must not quote requests: they carry credentials.
+		SecureErrorLogMessage: true,
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			return (&net.Dialer{Timeout: min(timeout, upstreamDialTimeout), KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+			nc, err := (&net.Dialer{Timeout: min(timeout, upstreamDialTimeout), KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return newStaleCheckConn(nc, tlsConfig != nil), nil
 		},
 	}
 	if once {
 		hc.MaxIdemponentCallAttempts = 1
-		hc.RetryIf = func(*fasthttp.Request) bool { return false }
+		hc.RetryIfErr = func(*fasthttp.Request, int, error) (bool, bool) { return false, false }
 	}
 	return hc
+}
+
+// upstreamMaxAttempts bounds the tries of one call: every pooled
+// connection found closed costs one (an upstream restart closes them all).
+const upstreamMaxAttempts = 16
+
+// errStaleConn is a pooled connection the upstream had closed, found
+// before anything was written to it (staleCheckConn).
+var errStaleConn = errors.New("upstream closed the pooled connection")
+
+// retryUpstream decides whether a failed try is sent again: always when
+// nothing was sent (errStaleConn), and once more for a replayable request.
+func retryUpstream(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	if errors.Is(err, errStaleConn) {
+		return false, true
+	}
+	return false, attempts < 2 && replayable(req)
 }
 
 // replayable reports whether a request may be sent again after a pooled
@@ -138,6 +161,12 @@ func (c *call) forward() {
 	if stream == nil { // nothing to stream: the body, if any, is in res
 		body := res.Body()
 		c.fc.Response.SetBody(body)
+		if c.r.Method == http.MethodHead {
+			// No body, but the length a GET would have.
+			if n := res.Header.ContentLength(); n >= 0 {
+				c.fc.Response.Header.SetContentLength(n)
+			}
+		}
 		c.auditExecution("forwarded", c.status, time.Since(t0), int64(len(body)), "")
 		fasthttp.ReleaseResponse(res)
 		return
@@ -300,7 +329,8 @@ func (b *upBody) Read(p []byte) (int, error) {
 }
 
 // CloseWithError is called by fasthttp once the body is written, with the
-// error that ended writing it, if any.
+// error that ended writing it, if any. upBody has no Close: fasthttp would
+// call it first, without the error.
 func (b *upBody) CloseWithError(err error) error {
 	if b.closed {
 		return nil
@@ -325,8 +355,6 @@ func (b *upBody) CloseWithError(err error) error {
 	c.finish()
 	return nil
 }
-
-func (b *upBody) Close() error { return b.CloseWithError(nil) }
 
 // looksLikeToken reports whether an Authorization value carries a qgate
 // token, which must never reach an upstream.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -63,7 +64,7 @@ func (c *call) hold() {
 	case c.left:
 		// The client went away: withdraw the review, unless it was decided
 		// meanwhile (Cancel leaves decided reviews alone).
-		c.status, c.outcome = 499, "held"
+		c.abandon()
 		got, err := p.Reviews.Cancel(ctx, rv.ID, "client disconnected")
 		if err != nil {
 			p.Logger.LogAttrs(ctx, slog.LevelError, "cancel review", slog.String("target", p.Target.Name),
@@ -103,7 +104,7 @@ func (c *call) retry(id int64) {
 			// After a 202 the review no longer belongs to a connection:
 			// a retry that gives up leaves it pending.
 			c.auditRequest(qgate.ActionReview, "client disconnected", false)
-			c.status, c.outcome = 499, "held"
+			c.abandon()
 			return
 		case final == nil:
 			c.auditRequest(qgate.ActionReview, "", false)
@@ -113,6 +114,15 @@ func (c *call) retry(id int64) {
 		rv = final
 	}
 	c.settle(rv)
+}
+
+// abandon ends a held call whose client left: nothing is written (a
+// client that only half-closed must not read a success), and the
+// connection is closed.
+func (c *call) abandon() {
+	c.status, c.outcome = 499, "held"
+	c.fc.HijackSetNoResponse(true)
+	c.fc.Hijack(func(net.Conn) {})
 }
 
 // await waits for rv to leave pending, up to the hold time or until the
@@ -127,7 +137,6 @@ func (c *call) await(rv *qgate.Review) (*qgate.Review, error) {
 	stop()
 	if left.Load() {
 		c.left = true
-		c.fc.SetConnectionClose()
 	}
 	switch {
 	case err == nil:

@@ -47,6 +47,8 @@ func (p *Proxy) newServer() *fasthttp.Server {
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
+		// fasthttp's parse errors quote the request head, token included.
+		SecureErrorLogMessage: true,
 		Logger:                       fasthttpLogger{p},
 	}
 }
