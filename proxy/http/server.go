@@ -49,7 +49,7 @@ func (p *Proxy) newServer() *fasthttp.Server {
 		CloseOnShutdown:              true,
 		// fasthttp's parse errors quote the request head, token included.
 		SecureErrorLogMessage: true,
-		Logger:                       fasthttpLogger{p},
+		Logger:                fasthttpLogger{p},
 	}
 }
 
