@@ -34,6 +34,10 @@ func watchClient(nc net.Conn, gone func()) (stop func()) {
 	if err != nil {
 		return func() {}
 	}
+	// The server's read deadline for the request (a minute) would end
+	// the watch during a longer hold; it arms a new one for the next
+	// request anyway.
+	raw.SetReadDeadline(time.Time{})
 	var stopping atomic.Bool
 	done := make(chan struct{})
 	go func() {
