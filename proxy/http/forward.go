@@ -278,11 +278,14 @@ func (c *call) copyHead(res *fasthttp.Response) {
 	out.Set(HeaderRequestID, c.id)
 }
 
+// isHopHeader reports whether a response header name is in hopHeaders.
+// The upstream client normalises names ("keep-alive" arrives as
+// "Keep-Alive"), so they compare exactly.
 func isHopHeader(k []byte) bool {
-	for _, h := range hopHeaders {
-		if strings.EqualFold(h, string(k)) {
-			return true
-		}
+	switch string(k) {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
 	}
 	return false
 }
