@@ -268,3 +268,13 @@ func TestAudit_VerifyAndTamper(t *testing.T) {
 		t.Fatalf("tampered verify: exit %d: %s", code, out)
 	}
 }
+
+// TestServe_LogLevel: a --log-level that is not a level is refused before
+// anything starts.
+func TestServe_LogLevel(t *testing.T) {
+	cfg := MustConfig(t, stdPolicies)
+	_, stderr, code := run(t, "", "serve", "--config", cfg, "--log-level", "loud")
+	if code == 0 || !strings.Contains(stderr, "--log-level") || !strings.Contains(stderr, `"loud"`) {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
