@@ -138,23 +138,7 @@ func TestProxy_Hold(t *testing.T) {
 		rv := e.pendingReview()
 		cancel()
 		<-ch
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			got, err := e.reviews.Get(ctx, rv.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Status == qgate.ReviewCancelled {
-				if got.Reason != "client disconnected" {
-					t.Errorf("reason = %q", got.Reason)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("review is %s, want cancelled", got.Status)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		e.awaitClientLeft(rv.ID, 5*time.Second)
 		if _, err := e.reviews.Approve(ctx, rv.ID, e.voter("alice"), "", 0); qgate.ErrorCode(err) != qgate.ECONFLICT {
 			t.Errorf("approving a cancelled review: %v", err)
 		}

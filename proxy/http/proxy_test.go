@@ -305,6 +305,29 @@ func (e *env) call(method, path string, body []byte, header http.Header) (*http.
 	return res, b
 }
 
+// awaitClientLeft waits, up to within, until review id is cancelled
+// because its client left, and fails the test if it ends otherwise.
+func (e *env) awaitClientLeft(id int64, within time.Duration) {
+	e.tb.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, err := e.reviews.Get(context.Background(), id)
+		if err != nil {
+			e.tb.Fatal(err)
+		}
+		if got.Status == qgate.ReviewCancelled {
+			if got.Reason != "client disconnected" {
+				e.tb.Errorf("reason = %q", got.Reason)
+			}
+			return
+		}
+		if got.Status != qgate.ReviewPending || time.Now().After(deadline) {
+			e.tb.Fatalf("review is %s, want cancelled: the client's departure was not noticed", got.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // pendingReview waits until a review is pending and returns it.
 func (e *env) pendingReview() *qgate.Review {
 	e.tb.Helper()

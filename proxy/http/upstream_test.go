@@ -239,15 +239,21 @@ func TestUpstream_Replay(t *testing.T) {
 			io.WriteString(w, "hello from upstream")
 		}
 	}
-	t.Run("GETAfterUpstreamClosedIdleConn", func(t *testing.T) {
-		t.Parallel()
+	// afterIdleClosed makes one call through qgate and returns once the
+	// upstream has closed the pooled connection that served it.
+	afterIdleClosed := func(t *testing.T) (*connUpstream, *env) {
 		closed := make(chan struct{}, 1)
 		u := newConnUpstream(t, closesIdle(closed))
 		e := newEnv(t, u.upstream, nil)
 		res, b := e.call("GET", "/v1/first", nil, nil)
 		ok(t, res, b, "first")
 		<-closed
-		res, b = e.call("GET", "/v1/users", nil, nil)
+		return u, e
+	}
+	t.Run("GETAfterUpstreamClosedIdleConn", func(t *testing.T) {
+		t.Parallel()
+		u, e := afterIdleClosed(t)
+		res, b := e.call("GET", "/v1/users", nil, nil)
 		ok(t, res, b, "hello from upstream")
 		if n := u.newConns(); n != 2 {
 			t.Errorf("upstream connections = %d, want 2", n)
@@ -255,16 +261,11 @@ func TestUpstream_Replay(t *testing.T) {
 	})
 	t.Run("POSTAfterUpstreamClosedIdleConn", func(t *testing.T) {
 		t.Parallel()
-		closed := make(chan struct{}, 1)
-		u := newConnUpstream(t, closesIdle(closed))
-		e := newEnv(t, u.upstream, nil)
-		res, b := e.call("GET", "/v1/first", nil, nil)
-		ok(t, res, b, "first")
-		<-closed
+		u, e := afterIdleClosed(t)
 		// The POST never reached the upstream on the closed connection, so
 		// sending it on a new one sends it once (doc.go: "a pooled
 		// connection the upstream has closed is noticed before use").
-		res, b = e.call("POST", "/v1/echo", []byte(`{"n":1}`), nil)
+		res, b := e.call("POST", "/v1/echo", []byte(`{"n":1}`), nil)
 		if n := u.count("POST", "/v1/echo"); n > 1 {
 			t.Fatalf("upstream got the POST %d times", n)
 		}

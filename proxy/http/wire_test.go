@@ -505,7 +505,6 @@ func TestWire_HeldCallOverTLSClientLeaves(t *testing.T) {
 // version at most maxVersion), has the client leave, and checks that the
 // review is cancelled as "client disconnected" and nothing is forwarded.
 func heldOverTLSClientLeaves(t *testing.T, maxVersion uint16, leave func(*tls.Conn) error) {
-	ctx := context.Background()
 	certFile, keyFile := writeCert(t)
 	e := newEnv(t, nil, func(tg *qgate.Target) {
 		tg.TLS = &qgate.TLSFiles{Cert: certFile, Key: keyFile}
@@ -538,23 +537,7 @@ func heldOverTLSClientLeaves(t *testing.T, maxVersion uint16, leave func(*tls.Co
 		t.Fatal(err)
 	}
 	// The hold is a minute: a review still pending after 10s was missed.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := e.reviews.Get(ctx, rv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status == qgate.ReviewCancelled {
-			if got.Reason != "client disconnected" {
-				t.Errorf("reason = %q", got.Reason)
-			}
-			break
-		}
-		if got.Status != qgate.ReviewPending || time.Now().After(deadline) {
-			t.Fatalf("review is %s, want cancelled: the client's departure was not noticed", got.Status)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.awaitClientLeft(rv.ID, 10*time.Second)
 	if n := len(e.up.requests()); n != 0 {
 		t.Errorf("upstream saw %d requests", n)
 	}
