@@ -29,10 +29,11 @@ const (
 // newUpstreamClient returns the client of one upstream: HTTP/1.1 on pooled
 // keep-alive connections (TLS when https), the request target written
 // exactly as given (no path normalisation of its own), no User-Agent of
-// its own, response bodies streamed. A call that fails on a pooled
-// connection before any answer is sent again on a new one only when it is
-// replayable; once (approved reviews) never sends anything twice and
-// never keeps a connection.
+// its own, response bodies streamed. A pooled connection the upstream
+// closed is found before a request is written to it (staleCheckConn) and
+// the request goes to another; a request that failed once written is sent
+// again only when it is replayable (retryUpstream). once (approved
+// reviews) never sends anything twice and never keeps a connection.
 func newUpstreamClient(addr string, tlsConfig *tls.Config, once bool) *fasthttp.HostClient {
 	hc := &fasthttp.HostClient{
 		Addr:                      addr,
@@ -50,7 +51,11 @@ func newUpstreamClient(addr string, tlsConfig *tls.Config, once bool) *fasthttp.
 		// Errors must not quote requests: they carry credentials.
 		SecureErrorLogMessage: true,
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			nc, err := (&net.Dialer{Timeout: min(timeout, upstreamDialTimeout), KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+			// timeout is the call's own, 0 when it has none.
+			if timeout <= 0 || timeout > upstreamDialTimeout {
+				timeout = upstreamDialTimeout
+			}
+			nc, err := (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
 			if err != nil {
 				return nil, err
 			}
