@@ -57,9 +57,10 @@ type Auditor interface {
 }
 
 // Proxy is the HTTP listener of one target. Create it with New, Serve it
-// on a listener (wrapped in ListenerTLS when set), Shutdown, then Close. Fields are collaborators; set them before serving. New
-// compiles the target's upstream, headers, token header and body limit;
-// of the target's settings only Hold is read on every call.
+// on a listener (wrapped in ListenerTLS when set), Shutdown, then Close.
+// Fields are collaborators; set them before serving. New compiles the
+// target's upstream, headers, token header and body limit; of the
+// target's settings only Hold is read on every call.
 type Proxy struct {
 	Target  *qgate.Target
 	Auth    Authenticator
@@ -172,8 +173,8 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 
 // Close waits for the audit events of finished calls to be appended and
 // closes idle upstream connections. Call it after Shutdown and before the
-// audit log is closed. Calls still served
-// after Close append their execution events before they return.
+// audit log is closed. Calls still served after Close append their
+// execution events before they return.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
@@ -189,7 +190,7 @@ type call struct {
 	p     *Proxy
 	fc    *fasthttp.RequestCtx
 	r     *http.Request   // the request as net/http describes it (view)
-	ctx   context.Context // ends when the client is seen leaving (while held)
+	ctx   context.Context // for store calls: never cancelled, so they finish if the client leaves
 	start time.Time       // monotonic
 	id    string
 	ip    string
