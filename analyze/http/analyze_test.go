@@ -111,6 +111,14 @@ func TestHeaders(t *testing.T) {
 			t.Errorf("analysis leaks %q: %s", secret, b)
 		}
 	}
+	// The same without names that fold together (the path parsed
+	// requests take): the same map.
+	delete(r.Header, "x-lower")
+	delete(r.Header, "X-Lower")
+	delete(want, "x-lower")
+	if a := Analyze(r, nil, false, Options{TokenHeader: "Qgate-Token"}); !reflect.DeepEqual(a.Headers, want) {
+		t.Errorf("headers (no folded names) = %v\nwant      %v", a.Headers, want)
+	}
 	if got := RedactedHeaders("X-Qgate"); !reflect.DeepEqual(got[len(got)-1], "x-qgate") {
 		t.Errorf("RedactedHeaders = %v", got)
 	}

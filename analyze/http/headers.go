@@ -40,8 +40,29 @@ func MethodOverrideHeaders() []string { return slices.Clone(methodOverrideHeader
 // headerMap returns the headers with lower-case names, repeated values
 // joined with ", " and secrets redacted. Host (which net/http keeps out of
 // r.Header) is included as "host".
+//
+// Names that differ only in case (possible in a hand-built http.Header,
+// never in a parsed one) are merged, their values in the order of the
+// sorted names; every other header maps directly.
 func headerMap(h http.Header, host, tokenHeader string) map[string]string {
-	redact := RedactedHeaders(tokenHeader)
+	token := strings.ToLower(strings.TrimSpace(tokenHeader))
+	out := make(map[string]string, len(h)+1)
+	for name, vals := range h {
+		l := lowerName(name)
+		if _, dup := out[l]; dup {
+			return mergedHeaderMap(h, host, tokenHeader)
+		}
+		out[l] = headerValue(l, vals, token)
+	}
+	if _, ok := out["host"]; !ok && host != "" {
+		out["host"] = host
+	}
+	return out
+}
+
+// mergedHeaderMap is headerMap for headers whose names fold together.
+func mergedHeaderMap(h http.Header, host, tokenHeader string) map[string]string {
+	token := strings.ToLower(strings.TrimSpace(tokenHeader))
 	names := make([]string, 0, len(h))
 	for name := range h {
 		names = append(names, name)
@@ -57,16 +78,46 @@ func headerMap(h http.Header, host, tokenHeader string) map[string]string {
 	}
 	out := make(map[string]string, len(grouped))
 	for name, vals := range grouped {
-		switch {
-		case name == "cookie":
-			out[name] = redactCookies(vals)
-		case slices.Contains(redact, name):
-			out[name] = Redacted
-		default:
-			out[name] = strings.Join(vals, ", ")
-		}
+		out[name] = headerValue(name, vals, token)
 	}
 	return out
+}
+
+// headerValue is what the analysis shows of header name (lower-case):
+// cookie names only, "[redacted]" for secrets (token: the target's token
+// header, lower-case), the values joined otherwise.
+func headerValue(name string, vals []string, token string) string {
+	switch {
+	case name == "cookie":
+		return redactCookies(vals)
+	case slices.Contains(secretHeaders, name) || (token != "" && name == token):
+		return Redacted
+	case len(vals) == 1:
+		return vals[0]
+	}
+	return strings.Join(vals, ", ")
+}
+
+// commonNames are the lower-case forms of header names most requests
+// carry, so that they need no allocation.
+var commonNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Host", "Idempotency-Key",
+		"If-Match", "If-None-Match", "Origin", "Referer", "Te", "Traceparent", "User-Agent", "X-Api-Key",
+		"X-Forwarded-For", "X-Request-Id"} {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
+
+// lowerName is strings.ToLower(name), without allocating for common
+// canonical names.
+func lowerName(name string) string {
+	if l, ok := commonNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
 }
 
 // redactCookies keeps cookie names and hides their values:
@@ -96,13 +147,20 @@ func redactCookies(vals []string) string {
 // overrideHeaders returns the method-override headers present in h as
 // "Name: value" pairs, in MethodOverrideHeaders order.
 func overrideHeaders(h http.Header) [][2]string {
-	var out [][2]string
-	for _, want := range methodOverrideHeaders {
-		for name, vals := range h {
-			if strings.EqualFold(name, want) {
-				out = append(out, [2]string{want, strings.Join(vals, ", ")})
+	var found [][][2]string // by index in methodOverrideHeaders; nil when none
+	for name, vals := range h {
+		for i, want := range methodOverrideHeaders {
+			if len(name) == len(want) && strings.EqualFold(name, want) {
+				if found == nil {
+					found = make([][][2]string, len(methodOverrideHeaders))
+				}
+				found[i] = append(found[i], [2]string{want, strings.Join(vals, ", ")})
 			}
 		}
+	}
+	var out [][2]string
+	for _, f := range found {
+		out = append(out, f...)
 	}
 	return out
 }
