@@ -119,12 +119,22 @@ func view(ctx *fasthttp.RequestCtx) *http.Request {
 	if !h.IsHTTP11() {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
+	// One backing array for the values; a repeated name grows its own.
+	vals := make([]string, 0, h.Len())
 	for k, v := range h.All() {
-		name := string(k)
-		if name == "Host" {
+		if string(k) == "Host" {
 			continue
 		}
-		r.Header[name] = append(r.Header[name], string(v))
+		name, ok := knownNames[string(k)]
+		if !ok {
+			name = string(k)
+		}
+		if prev, ok := r.Header[name]; ok {
+			r.Header[name] = append(prev, string(v))
+			continue
+		}
+		vals = append(vals, string(v))
+		r.Header[name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	path, _, _ := strings.Cut(r.RequestURI, "?")
 	r.URL = &url.URL{Path: path}
@@ -137,6 +147,19 @@ func view(ctx *fasthttp.RequestCtx) *http.Request {
 	}
 	return r
 }
+
+// knownNames are the canonical header names most requests carry, so
+// that view needs no allocation for them.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Expect", "Idempotency-Key",
+		"If-Match", "If-None-Match", "Origin", "Qgate-Review", "Referer", "Te", "Traceparent", "Transfer-Encoding",
+		"User-Agent", "X-Api-Key", "X-Forwarded-For", "X-Request-Id"} {
+		m[n] = n
+	}
+	return m
+}()
 
 // fasthttpLogger sends fasthttp's own messages (connection errors) to the
 // proxy's logger at debug level: they concern one client's connection.
