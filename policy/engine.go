@@ -123,26 +123,46 @@ func New(policies []*qgate.Policy, defaults map[string]qgate.Action, rd qgate.Re
 }
 
 // activation resolves the five variables without building a map.
+// activation gives CEL the variables of one request, each built the
+// first time a condition names it (most conditions name one or two).
 type activation struct {
-	request *requestVar
-	token   *tokenVar
-	sql     *sqlVar
-	http    *httpVar
-	risk    *riskVar
+	req  *qgate.Request
+	risk qgate.Risk
+
+	requestVar *requestVar
+	tokenVar   *tokenVar
+	sqlVar     *sqlVar
+	httpVar    *httpVar
+	riskVar    *riskVar
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "request":
-		return a.request, true
+		if a.requestVar == nil {
+			a.requestVar = newRequestVar(a.req)
+		}
+		return a.requestVar, true
 	case "token":
-		return a.token, true
+		if a.tokenVar == nil {
+			a.tokenVar = newTokenVar(&a.req.Principal)
+		}
+		return a.tokenVar, true
 	case "sql":
-		return a.sql, true
+		if a.sqlVar == nil {
+			a.sqlVar = newSQLVar(a.req.SQL)
+		}
+		return a.sqlVar, true
 	case "http":
-		return a.http, true
+		if a.httpVar == nil {
+			a.httpVar = newHTTPVar(a.req.HTTP)
+		}
+		return a.httpVar, true
 	case "risk":
-		return a.risk, true
+		if a.riskVar == nil {
+			a.riskVar = newRiskVar(a.risk)
+		}
+		return a.riskVar, true
 	}
 	return nil, false
 }
@@ -158,13 +178,7 @@ func (e *Engine) Decide(req *qgate.Request) qgate.Decision {
 	}
 	var extra []qgate.Finding
 	risk := qgate.NewRisk(findings)
-	act := &activation{
-		request: newRequestVar(req),
-		token:   newTokenVar(&req.Principal),
-		sql:     newSQLVar(req.SQL),
-		http:    newHTTPVar(req.HTTP),
-		risk:    newRiskVar(risk),
-	}
+	act := &activation{req: req, risk: risk}
 	d := qgate.Decision{Matched: []qgate.MatchedPolicy{}}
 	var reviews []*qgate.Policy // matching review policies, for requirements
 	best := -1
