@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +41,11 @@ const (
 
 // LogOptions configures a Log.
 type LogOptions struct {
-	// MaxBatch is the most events appended in one store transaction.
+	// MaxBatch is the most events a batch takes from Append callers, and
+	// how many AppendAsync events make the writer start a batch. Events
+	// collected by AppendAsync all join the next transaction (up to four
+	// batches' worth wait before AppendAsync blocks), so one transaction
+	// may hold up to five times MaxBatch.
 	MaxBatch int
 	// Durability applies to AppendAllowed; default DurabilitySync.
 	Durability Durability
@@ -209,31 +212,28 @@ func (l *Log) asyncLen() int {
 	return len(l.async)
 }
 
-// takeAsync moves the collected AppendAsync events into batch, before the
-// events batch already holds (which came from the queue), up to MaxBatch
-// in all. That order is each caller's order: a caller's Append returns
-// only after its event is committed, so anything it queued with
-// AppendAsync before an Append it is waiting for is already collected
-// when the writer receives that Append's event.
+// takeAsync moves every collected AppendAsync event into batch, before
+// the events batch already holds (which came from the queue). That order
+// is each caller's order: a caller's Append returns only after its event
+// is committed, so anything it queued with AppendAsync before an Append it
+// is waiting for is already collected when the writer receives that
+// Append's event. All of them are taken, even past MaxBatch: one left
+// behind would be committed after a later Append of the same caller.
+// Back-pressure keeps them to four batches' worth.
 func (l *Log) takeAsync(batch []*pending) []*pending {
 	l.amu.Lock()
-	n := min(len(l.async), l.maxBatch-len(batch))
-	if n <= 0 {
+	n := len(l.async)
+	if n == 0 {
 		l.amu.Unlock()
 		return batch
 	}
-	taken := l.async[:n]
-	batch = append(batch, taken...) // grow; then shift the queue's events after
+	batch = append(batch, l.async...) // grow; then shift the queue's events after
 	copy(batch[n:], batch[:len(batch)-n])
-	copy(batch, taken)
-	clear(l.async[:n])
-	l.async = append(l.async[:0], l.async[n:]...)
-	more := len(l.async) > 0
+	copy(batch, l.async)
+	clear(l.async)
+	l.async = l.async[:0]
 	l.room.Broadcast()
 	l.amu.Unlock()
-	if more {
-		l.wake()
-	}
 	return batch
 }
 
@@ -378,8 +378,11 @@ func (l *Log) run() {
 			// callers are not appending in a loop.
 			active = 1
 		}
+		// Until takeAsync, batch holds queued events only: Append's,
+		// whose callers wait.
 		batch = l.fill(batch, active, min(took/lingerFraction, maxLinger))
 		batch = l.awaitWaiter(batch, timer)
+		waiting := len(batch)
 		if batch = l.takeAsync(batch); len(batch) == 0 {
 			continue // a kick for events an earlier batch took
 		}
@@ -388,7 +391,7 @@ func (l *Log) run() {
 		took = time.Since(start)
 		// Only callers that wait come back at once; collected events
 		// ride along with whatever batch comes next.
-		active = waiters(batch) + len(l.queue)
+		active = waiting + len(l.queue)
 	}
 }
 
@@ -413,7 +416,7 @@ func (l *Log) fill(batch []*pending, want int, linger time.Duration) []*pending 
 	var deadline time.Time
 	for {
 		l.drain(&batch)
-		if len(batch) >= want || !slices.ContainsFunc(batch, (*pending).waited) {
+		if len(batch) >= want || len(batch) == 0 {
 			// Enough, or nobody waits for this batch: awaitWaiter
 			// gathers events that nobody waits for without spinning.
 			return batch
@@ -445,7 +448,7 @@ const maxAsyncDelay = 10 * time.Millisecond
 // previous call's execution event, just collected, and then its own
 // request event.
 func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
-	if len(batch) >= l.maxBatch || slices.ContainsFunc(batch, (*pending).waited) {
+	if len(batch) > 0 {
 		return batch
 	}
 	timer.Reset(maxAsyncDelay)
@@ -467,20 +470,6 @@ func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
 	}
 	return batch
 }
-
-// waiters counts the events of batch whose callers wait.
-func waiters(batch []*pending) int {
-	n := 0
-	for _, p := range batch {
-		if p.waited() {
-			n++
-		}
-	}
-	return n
-}
-
-// waited reports whether a caller waits for p (Append, not AppendAsync).
-func (p *pending) waited() bool { return p.res != nil }
 
 // drain adds queued events to batch without blocking, up to MaxBatch.
 func (l *Log) drain(batch *[]*pending) {

@@ -337,15 +337,56 @@ func TestLog_AppendAsync(t *testing.T) {
 			last[c] = rest
 		}
 	})
+	t.Run("CallerOrderBacklog", func(t *testing.T) {
+		// While the store is stalled, more events are collected than one
+		// batch holds; the caller's Append must still come after them.
+		db, _ := MustOpen(t)
+		gs := newGateStore(db)
+		l := audit.NewLog(gs, audit.LogOptions{MaxBatch: 4})
+		ev := func(i int) *qgate.AuditEvent {
+			return &qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x", RequestID: fmt.Sprintf("a%02d", i)}
+		}
+		if err := l.AppendAsync(ev(0), nil); err != nil {
+			t.Fatal(err)
+		}
+		<-gs.entered // the writer is stalled on the first batch
+		for i := 1; i <= 6; i++ {
+			if err := l.AppendAsync(ev(i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Append(context.Background(), ev(7)) }()
+		for l.QueueDepth() < 7 { // six collected, the Append queued
+			time.Sleep(time.Millisecond)
+		}
+		gs.open()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		mustVerify(t, db, 8)
+		es, err := db.ListAudit(context.Background(), qgate.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range es {
+			if want := fmt.Sprintf("a%02d", i); e.RequestID != want {
+				t.Fatalf("event %d is %s, want %s: the order of one caller's events broke", i, e.RequestID, want)
+			}
+		}
+	})
 	t.Run("Backpressure", func(t *testing.T) {
 		// While the store is stuck, AppendAsync collects up to four
-		// batches' worth of events and then waits for room.
+		// batches' worth of events and then waits for room. (The stuck
+		// batch itself took every event collected when it started, up
+		// to four batches' worth: 60 leaves enough to fill the cap.)
 		db, _ := MustOpen(t)
 		gs := newGateStore(db)
 		l := audit.NewLog(gs, audit.LogOptions{MaxBatch: 4})
 		returned := make(chan struct{}, 100)
 		go func() {
-			for range 30 {
+			for range 60 {
 				if err := l.AppendAsync(&qgate.AuditEvent{Type: qgate.AuditAdmin, Action: "x"}, nil); err != nil {
 					t.Error(err)
 				}
@@ -358,15 +399,15 @@ func TestLog_AppendAsync(t *testing.T) {
 		if d := l.QueueDepth(); d != 16 {
 			t.Fatalf("collected %d events while the store is stuck, want 16", d)
 		}
-		if n := len(returned); n >= 30 {
+		if n := len(returned); n >= 60 {
 			t.Fatalf("all %d AppendAsync calls returned while the store is stuck", n)
 		}
 		gs.open()
-		for range 30 {
+		for range 60 {
 			<-returned
 		}
 		l.Close()
-		mustVerify(t, db, 30)
+		mustVerify(t, db, 60)
 	})
 	t.Run("CloseAppendsQueued", func(t *testing.T) {
 		db, _ := MustOpen(t)
