@@ -35,6 +35,7 @@ import (
 	pgproxy "github.com/qgate/qgate/proxy/postgres"
 	"github.com/qgate/qgate/review"
 	"github.com/qgate/qgate/signin"
+	"github.com/qgate/qgate/store/sqlite"
 	"github.com/qgate/qgate/web"
 	"github.com/qgate/qgate/web/ui"
 )
@@ -123,6 +124,9 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	st, key, err := openStoreWithKey(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if db, ok := st.(*sqlite.DB); ok {
+		db.Logger = logger
 	}
 	engine, err := policy.New(cfg.Policies, cfg.Defaults, cfg.ReviewDefaults)
 	if err != nil {

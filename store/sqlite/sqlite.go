@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ var _ qgate.Store = (*DB)(nil)
 type DB struct {
 	// Now is the clock, used for timestamps the caller left zero.
 	Now func() time.Time
+	// Logger receives what the store only warns about (nil: slog.Default):
+	// a token change it could not announce to other processes.
+	Logger *slog.Logger
 
 	path   string
 	tokens *tokenSignal // nil when the database is not a plain file
@@ -118,6 +122,13 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return db, nil
+}
+
+func (db *DB) logger() *slog.Logger {
+	if db.Logger == nil {
+		return slog.Default()
+	}
+	return db.Logger
 }
 
 // Path returns the file name the database was opened with.

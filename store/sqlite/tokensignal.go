@@ -2,12 +2,12 @@ package sqlite
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Token changes are announced through a file beside the database,
@@ -31,25 +31,25 @@ func tokenSignalPath(path string) string {
 }
 
 // announceTokenChange appends to the announcement file after a committed
-// token change. If that fails the change stands, but gateways in other
-// processes may keep accepting the old token state for up to
-// a second (auth.VersionedCacheTTL), so the caller hears of it (op names the change;
-// repeating a revocation or rotation announces it again).
-func (db *DB) announceTokenChange(op string) error {
+// token change (op names it). It is best effort: the change stands either
+// way, and if the file cannot be written the failure is logged, and
+// gateways in other processes see the change when they next read the
+// token, within auth.VersionedCacheTTL (a second). Repeating a revocation
+// or rotation announces it again.
+func (db *DB) announceTokenChange(op string) {
 	path := tokenSignalPath(db.path)
 	if path == "" {
-		return nil
+		return
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err == nil {
 		_, err = f.Write([]byte{'\n'})
 		err = errors.Join(err, f.Close())
 	}
 	if err != nil {
-		return fmt.Errorf("%s: done, but running gateways could not be told at once (they see it within a second): %w",
-			op, err)
+		db.logger().Warn(op+": done, but running gateways could not be told at once (they see it within a second)",
+			"file", path, "err", err)
 	}
-	return nil
 }
 
 // tokenSignal reads the announcement file's size through an open handle:
@@ -57,10 +57,17 @@ func (db *DB) announceTokenChange(op string) error {
 // authenticated call asks. A file deleted or replaced since it was opened
 // (no links left) is opened again by name.
 type tokenSignal struct {
-	path string
-	f    atomic.Pointer[os.File]
-	mu   sync.Mutex // serialises reopening
+	path     string
+	f        atomic.Pointer[os.File]
+	mu       sync.Mutex   // serialises reopening
+	failedAt atomic.Int64 // unix nanoseconds of the last failed reopen
+	missing  atomic.Bool  // that failure was a missing file (version 1)
 }
+
+// reopenBackoff is how long after a failed reopen version says it cannot
+// tell, without trying again: a file qgate may not open would otherwise
+// cost every authenticated call two failed opens under mu.
+const reopenBackoff = time.Second
 
 // version is TokensVersion for the announcement file.
 func (s *tokenSignal) version() (uint64, bool) {
@@ -69,31 +76,43 @@ func (s *tokenSignal) version() (uint64, bool) {
 			return uint64(fi.Size()) + 2, true
 		}
 	}
-	return s.reopen()
-}
-
-// reopen opens the announcement file by name, creating it empty if it
-// does not exist yet, so that later calls can use the handle. A database
-// directory qgate cannot write to still works: the file is then read by
-// name on every call.
-func (s *tokenSignal) reopen() (uint64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := os.OpenFile(s.path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		f, err = os.Open(s.path)
-	}
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+	if t := s.failedAt.Load(); t != 0 && time.Since(time.Unix(0, t)) < reopenBackoff {
+		if s.missing.Load() {
 			return 1, true
 		}
 		return 0, false
 	}
+	return s.reopen()
+}
+
+// reopen opens the announcement file by name, creating it empty if it
+// does not exist yet, so that later calls can use the handle. When it
+// cannot be opened (a directory qgate cannot write to, a file it may not
+// read), the failure stands for reopenBackoff before the next try.
+func (s *tokenSignal) reopen() (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fail := func(missing bool) (uint64, bool) {
+		s.missing.Store(missing)
+		s.failedAt.Store(time.Now().UnixNano())
+		if missing {
+			return 1, true
+		}
+		return 0, false
+	}
+	f, err := os.OpenFile(s.path, os.O_RDONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		f, err = os.Open(s.path)
+	}
+	if err != nil {
+		return fail(errors.Is(err, fs.ErrNotExist))
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return 0, false
+		return fail(false)
 	}
+	s.failedAt.Store(0)
 	if old := s.f.Swap(f); old != nil {
 		old.Close()
 	}

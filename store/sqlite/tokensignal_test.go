@@ -3,13 +3,16 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/auth"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/store/sqlite"
 )
 
@@ -129,5 +132,46 @@ func TestAuthenticator_RevokedByAnotherProcess(t *testing.T) {
 	}
 	if _, err := gateway.Verify(ctx, rotated); err == nil {
 		t.Fatal("a token revoked by another process still verified")
+	}
+}
+
+// TestTokensVersion_AnnounceFails: a revocation or rotation whose
+// announcement cannot be written still succeeds (it is committed) and is
+// logged.
+func TestTokensVersion_AnnounceFails(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qgate.db")
+	// A directory where the file should be: it can be neither appended
+	// to nor created.
+	if err := os.Mkdir(path+"-tokens", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	logs := &syncbuf.Buffer{}
+	db.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	if err := db.CreateToken(ctx, &qgate.Token{ID: "tok1", Identity: "alice", SecretHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RotateToken(ctx, "tok1", []byte("h2"), "", time.Time{}); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if err := db.RevokeToken(ctx, "tok1", time.Time{}); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	tok, err := db.Token(ctx, "tok1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RevokedAt.IsZero() || string(tok.SecretHash) != "h2" {
+		t.Fatalf("token after rotate and revoke: %+v", tok)
+	}
+	for _, op := range []string{"rotate token", "revoke token"} {
+		if !strings.Contains(logs.String(), op+": done, but running gateways could not be told") {
+			t.Errorf("no warning for %s in %q", op, logs.String())
+		}
 	}
 }
