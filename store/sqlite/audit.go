@@ -191,7 +191,7 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 		var where []string
 		var args []any
 		if f.AfterSeq > 0 {
-			where, args = append(where, "last_seq > ?"), append(args, f.AfterSeq)
+			where, args = append(where, afterSeqSQL...), append(args, f.AfterSeq, f.AfterSeq)
 		}
 		if f.BeforeSeq > 0 {
 			where, args = append(where, "first_seq < ?"), append(args, f.BeforeSeq)
@@ -231,6 +231,15 @@ const (
 	sinceSeqSQL = `SELECT MIN(first_seq) FROM audit_blocks INDEXED BY audit_blocks_time WHERE max_time >= ?`
 	untilSeqSQL = `SELECT MAX(first_seq) FROM audit_blocks INDEXED BY audit_blocks_min_time WHERE min_time < ?`
 )
+
+// afterSeqSQL selects the blocks holding events after a seq (both ?s).
+// last_seq alone has no index, so every page of an export would read the
+// log from its start; the block holding that seq is found through the
+// primary key first, and the scan starts there.
+var afterSeqSQL = []string{
+	"first_seq >= COALESCE((SELECT MAX(first_seq) FROM audit_blocks WHERE first_seq <= ?), 0)",
+	"last_seq > ?",
+}
 
 // seqBound runs a MIN or MAX query over audit_blocks; ok is false when no
 // block qualifies.
@@ -338,7 +347,7 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	var errFn error
 	var want lookupSums
 	lastFirst := int64(-1)
-	err := db.blocks(ctx, []string{"last_seq > ?"}, []any{afterSeq}, false, func(b *block) (bool, error) {
+	err := db.blocks(ctx, afterSeqSQL, []any{afterSeq, afterSeq}, false, func(b *block) (bool, error) {
 		var events []qgate.AuditEvent
 		if err := decodeBlock(b.first, b.text, func(e *qgate.AuditEvent) error {
 			events = append(events, *e)

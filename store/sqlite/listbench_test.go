@@ -10,8 +10,9 @@ import (
 	"github.com/qgate/qgate"
 )
 
-// BenchmarkListAuditSince lists the newest page of the last minute of a
-// log of 20,000 blocks (about a million events in production batches).
+// BenchmarkListAuditSince lists, from a log of 20,000 blocks (about a
+// million events in production batches), the newest page of the last
+// minute (Since) and the last page of an export by seq (AfterSeq).
 func BenchmarkListAuditSince(b *testing.B) {
 	db, err := Open(filepath.Join(b.TempDir(), "qgate.db"))
 	if err != nil {
@@ -31,17 +32,27 @@ func BenchmarkListAuditSince(b *testing.B) {
 		}
 	}
 	since := t0.Add((blocks - 60) * time.Second)
-	b.ResetTimer()
-	for b.Loop() {
-		es, err := db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50, Desc: true})
-		if err != nil || len(es) != 50 {
-			b.Fatalf("%d events, %v", len(es), err)
+	b.Run("AfterSeq", func(b *testing.B) {
+		// The last page of an export (qgate audit export pages by seq).
+		for b.Loop() {
+			es, err := db.ListAudit(ctx, qgate.AuditFilter{AfterSeq: 2*blocks - 100, Limit: 50})
+			if err != nil || len(es) != 50 {
+				b.Fatalf("%d events, %v", len(es), err)
+			}
 		}
-		es, err = db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50})
-		if err != nil || len(es) != 50 {
-			b.Fatalf("%d events, %v", len(es), err)
+	})
+	b.Run("Since", func(b *testing.B) {
+		for b.Loop() {
+			es, err := db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50, Desc: true})
+			if err != nil || len(es) != 50 {
+				b.Fatalf("%d events, %v", len(es), err)
+			}
+			es, err = db.ListAudit(ctx, qgate.AuditFilter{Since: since, Type: "request", Limit: 50})
+			if err != nil || len(es) != 50 {
+				b.Fatalf("%d events, %v", len(es), err)
+			}
 		}
-	}
+	})
 }
 
 // BenchmarkScanAudit reads a chain of 20,000 events in blocks of 40, as
