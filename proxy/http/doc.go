@@ -22,18 +22,21 @@
 //  2. Refusals before analysis. Upgrade requests (WebSocket, h2c) and
 //     CONNECT get 501: qgate cannot inspect what would flow over them. A
 //     malformed Qgate-Review header gets 400.
-//  3. Body. It is read once, after authentication, up to the target's
-//     MaxBody (+1 byte to tell "exactly MaxBody" from "more"); a declared
-//     Content-Length over the limit is refused without reading. A larger
-//     body gets 413 and an audit event (action "deny"); nothing is
-//     forwarded. The bytes read are what the analysis sees and, byte for
-//     byte, what is forwarded. The request is parsed by fasthttp, which
-//     takes a single "chunked" or one Content-Length as framing (both
-//     together: chunked, and the connection is closed after the call);
-//     any other Transfer-Encoding, conflicting Content-Lengths, or a head
-//     that is not HTTP/1.1 get 400 before the token is looked at (431 for
-//     a head over 32 KiB). qgate re-frames what it forwards (below), so
-//     the client's framing never reaches the upstream.
+//  3. Body. It is read once, up to the target's MaxBody (+1 byte to tell
+//     "exactly MaxBody" from "more"); a declared Content-Length over the
+//     limit is refused without reading the rest. fasthttp reads ahead the
+//     first 8 KiB at most (no more than the declared length or the limit)
+//     with the head; the handler reads the remainder after authentication.
+//     A larger body gets 413 and an audit event (action "deny"); nothing
+//     is forwarded. The bytes read are what the analysis sees and, byte
+//     for byte, what is forwarded. The request is parsed by fasthttp,
+//     which takes "chunked" (in any case) or one Content-Length as framing
+//     (both together: chunked, and the connection is closed after the
+//     call), and ignores "Transfer-Encoding: identity"; any other
+//     Transfer-Encoding, conflicting Content-Lengths, or a request line
+//     or head it cannot parse get 400 before the token is looked at (431
+//     for a head over 32 KiB). qgate re-frames what it forwards (below),
+//     so the client's framing never reaches the upstream.
 //  4. Decision. httpanalyze.Analyze and the gate decide; exactly one
 //     "request" audit event records the outcome (method, normalised path,
 //     raw query, matched policies, risk level, finding codes, grant or

@@ -31,9 +31,10 @@ const (
 // are fasthttp's: net/http's server costs more per call than the rest of
 // a forwarded call (a goroutine reading ahead on every connection, a
 // header map per request), and at loopback speeds it alone kept a proxy
-// at a third of nginx's throughput. serve runs once the head is read and
-// reads the body itself (readBody), after authentication, so that a body
-// over the limit is refused and audited like any refusal.
+// at a third of nginx's throughput. serve runs once the head (and at
+// most 8 KiB of body read ahead with it) is in, and reads the rest of the
+// body itself (readBody) after authentication, so that a body over the
+// limit is refused and audited like any refusal.
 func (p *Proxy) newServer() *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:                      p.serve,
