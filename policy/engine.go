@@ -122,7 +122,6 @@ func New(policies []*qgate.Policy, defaults map[string]qgate.Action, rd qgate.Re
 	return e, nil
 }
 
-// activation resolves the five variables without building a map.
 // activation gives CEL the variables of one request, each built the
 // first time a condition names it (most conditions name one or two).
 type activation struct {

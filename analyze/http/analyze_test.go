@@ -124,6 +124,19 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// TestHeaderName: a known name comes back as the shared string, any
+// other as its own copy; both read as the bytes given.
+func TestHeaderName(t *testing.T) {
+	for _, name := range []string{"Accept", "User-Agent", "X-Custom-Header", "accept"} {
+		if got := HeaderName([]byte(name)); got != name {
+			t.Errorf("HeaderName(%q) = %q", name, got)
+		}
+	}
+	if lowerName("Content-Type") != "content-type" || lowerName("X-Custom") != "x-custom" {
+		t.Errorf("lowerName: %q, %q", lowerName("Content-Type"), lowerName("X-Custom"))
+	}
+}
+
 func TestQuery(t *testing.T) {
 	r := httptest.NewRequest("GET", "/search?q=a+b&tag=x&tag=y&empty=&%C3%A9=1", nil)
 	a := Analyze(r, nil, false, Options{})

@@ -98,26 +98,39 @@ func headerValue(name string, vals []string, token string) string {
 	return strings.Join(vals, ", ")
 }
 
-// commonNames are the lower-case forms of header names most requests
-// carry, so that they need no allocation.
-var commonNames = func() map[string]string {
-	m := map[string]string{}
+// commonNames are the header names most requests carry, by canonical
+// name, so that neither the proxy's request view nor the analysis's
+// lower-cased map allocates for them.
+var commonNames = func() map[string]headerName {
+	m := map[string]headerName{}
 	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
-		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Host", "Idempotency-Key",
-		"If-Match", "If-None-Match", "Origin", "Referer", "Te", "Traceparent", "User-Agent", "X-Api-Key",
-		"X-Forwarded-For", "X-Request-Id"} {
-		m[n] = strings.ToLower(n)
+		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Expect", "Host",
+		"Idempotency-Key", "If-Match", "If-None-Match", "Origin", "Qgate-Review", "Referer", "Te", "Traceparent",
+		"Transfer-Encoding", "User-Agent", "X-Api-Key", "X-Forwarded-For", "X-Request-Id"} {
+		m[n] = headerName{canonical: n, lower: strings.ToLower(n)}
 	}
 	return m
 }()
 
+type headerName struct{ canonical, lower string }
+
 // lowerName is strings.ToLower(name), without allocating for common
 // canonical names.
 func lowerName(name string) string {
-	if l, ok := commonNames[name]; ok {
-		return l
+	if n, ok := commonNames[name]; ok {
+		return n.lower
 	}
 	return strings.ToLower(name)
+}
+
+// HeaderName returns name as a string, without allocating when it is a
+// common canonical header name: for listeners that turn parsed header
+// names into an http.Header.
+func HeaderName(name []byte) string {
+	if n, ok := commonNames[string(name)]; ok {
+		return n.canonical
+	}
+	return string(name)
 }
 
 // redactCookies keeps cookie names and hides their values:
@@ -145,7 +158,8 @@ func redactCookies(vals []string) string {
 }
 
 // overrideHeaders returns the method-override headers present in h as
-// "Name: value" pairs, in MethodOverrideHeaders order.
+// "Name: value" pairs, in MethodOverrideHeaders order. It walks h once:
+// three walks cost a tenth of Analyze for a GET.
 func overrideHeaders(h http.Header) [][2]string {
 	var found [][][2]string // by index in methodOverrideHeaders; nil when none
 	for name, vals := range h {

@@ -120,8 +120,9 @@
 // (watchClient). A pooled connection the upstream has closed is noticed
 // before a request is written to it (staleCheckConn), and the call goes
 // to another connection; a call that fails after it was sent is sent
-// again once only if it is replayable (idempotent method or an
-// Idempotency-Key header). 1xx answers are dropped.
+// again only if it is replayable (idempotent method or an
+// Idempotency-Key header) and that was its first try. 1xx answers are
+// dropped.
 //
 // An approved review is sent on a connection of its own with
 // "Connection: close", by a client that never retries, so an approval

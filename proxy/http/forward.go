@@ -78,7 +78,8 @@ const upstreamMaxAttempts = 16
 var errStaleConn = errors.New("upstream closed the pooled connection")
 
 // retryUpstream decides whether a failed try is sent again: always when
-// nothing was sent (errStaleConn), and once more for a replayable request.
+// nothing was sent (errStaleConn); otherwise only a replayable request,
+// and only after its first try (attempts counts the stale ones too).
 func retryUpstream(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
 	if errors.Is(err, errStaleConn) {
 		return false, true
@@ -206,20 +207,8 @@ func (c *call) outboundRequest(req *fasthttp.Request) {
 	}
 	req.Header.SetHost(host)
 	in := c.r.Header
-	var named []string // headers that Connection names
-	for _, v := range in["Connection"] {
-		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				named = append(named, http.CanonicalHeaderKey(name))
-			}
-		}
-	}
-	dropAuth := c.tokenSource == "Authorization" || looksLikeToken(in["Authorization"])
 	for k, vv := range in {
-		if p.dropHeaders[k] || isQgateHeader(k) || p.injected[k] || (k == "Authorization" && dropAuth) {
-			continue
-		}
-		if containsString(named, k) {
+		if _, injected := p.inject[k]; injected || !c.forwards(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -237,21 +226,12 @@ func (c *call) outboundRequest(req *fasthttp.Request) {
 	req.Header.Set("X-Forwarded-Host", c.r.Host)
 	req.Header.Set("X-Forwarded-Proto", proto)
 	req.Header.Set(HeaderRequestID, c.id)
-	for _, h := range p.inject {
-		req.Header.Set(h.name, h.values[0])
+	for k, v := range p.inject {
+		req.Header.Set(k, v)
 	}
 	if len(c.body) > 0 {
 		req.SetBodyRaw(c.body)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // copyHead sets the upstream's status and headers on the client's

@@ -272,12 +272,18 @@ func (c *call) payload() string {
 // forwardsHeader reports whether a lower-case header name from the
 // analysis is sent upstream.
 func (c *call) forwardsHeader(name string) bool {
-	k := http.CanonicalHeaderKey(name)
+	return c.forwards(http.CanonicalHeaderKey(name))
+}
+
+// forwards reports whether the client's header k (canonical) is copied
+// upstream: not one qgate drops (dropSet), not in qgate's namespace, not
+// the qgate token, and not named by Connection.
+func (c *call) forwards(k string) bool {
 	switch {
 	case c.p.dropHeaders[k], isQgateHeader(k):
 		return false
 	case k == "Authorization":
 		return c.tokenSource != "Authorization" && !looksLikeToken(c.r.Header["Authorization"])
 	}
-	return !headerHasToken(c.r.Header["Connection"], name)
+	return !headerHasToken(c.r.Header["Connection"], k)
 }

@@ -85,25 +85,17 @@ type Proxy struct {
 	maxBody        int64
 	tokenHeader    string // canonical; "" for none
 	dropHeaders    map[string]bool
-	inject         []injected
-	injected       map[string]bool // canonical names of inject
+	inject         map[string]string // configured upstream headers, by canonical name
 	injectHost     string
 	opts           httpanalyze.Options
 
-	mu       sync.RWMutex   // guards closed against pending.Add, and shutdown
-	closed   bool           // Close was called: append synchronously
-	shutdown bool           // Shutdown was called
-	pending  sync.WaitGroup // background audit appends
-}
-
-// injected is one configured upstream header, canonical name first.
-type injected struct {
-	name   string
-	values []string
+	mu      sync.RWMutex   // guards closed against pending.Add
+	closed  bool           // Close was called: append synchronously
+	pending sync.WaitGroup // background audit appends
 }
 
 // New returns a Proxy for the HTTP target t. It checks the upstream URL
-// and builds the upstream transport from t.HTTP.TLS (CA, client
+// and builds the upstream clients from t.HTTP.TLS (CA, client
 // certificate, insecure_skip_verify). Errors are EINVALID.
 func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engine, audit Auditor, groupsOf func(string) []string) (*Proxy, error) {
 	if t == nil || t.HTTP == nil {
@@ -146,7 +138,7 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 		upstreamHost:   u.Host,
 		basePath:       strings.TrimRight(base, "/"),
 		maxBody:        t.MaxBody,
-		injected:       map[string]bool{},
+		inject:         map[string]string{},
 		opts: httpanalyze.Options{MaxBody: t.MaxBody, GraphQLPath: t.GraphQLPath,
 			AllowMethodOverride: t.AllowMethodOverride, TokenHeader: t.TokenHeader},
 	}
@@ -164,8 +156,7 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 			p.injectHost = v
 			continue
 		}
-		p.inject = append(p.inject, injected{name, []string{v}})
-		p.injected[name] = true
+		p.inject[name] = v
 	}
 	p.server = p.newServer()
 	return p, nil
@@ -346,31 +337,24 @@ func readBody(req *fasthttp.Request, max int64) (body []byte, tooLarge bool, err
 		b := req.Body()
 		return b, int64(len(b)) > max, nil
 	}
-	size := max + 1
 	if n > 0 {
-		size = int64(n)
-	}
-	buf := make([]byte, 0, min(size, 64<<10))
-	for int64(len(buf)) < max+1 {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):min(int64(cap(buf)), max+1)])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		body = make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
 			return nil, false, err
 		}
+		return body, false, nil
 	}
-	if int64(len(buf)) > max {
+	// Chunked: read one byte more than allowed to tell "too large".
+	body, err = io.ReadAll(io.LimitReader(r, max+1))
+	switch {
+	case err != nil:
+		return nil, false, err
+	case int64(len(body)) > max:
 		return nil, true, nil
-	}
-	if len(buf) == 0 {
+	case len(body) == 0:
 		return nil, false, nil
 	}
-	return buf, false, nil
+	return body, false, nil
 }
 
 // refuseEarly refuses an authenticated call before a decision: it is
@@ -388,8 +372,9 @@ func (c *call) refuseEarly(err error, reason string, pr problem) {
 	c.problem(pr, "refused")
 }
 
-// recover turns a panic into a logged 500 with an error id; any response
-// started (an upstream body) is dropped.
+// recover turns a panic into a logged 500 with an error id, dropping any
+// head already copied from the upstream. (forward sets c.streaming last,
+// so a panic never comes with an upstream body to close.)
 func (c *call) recover() {
 	v := recover()
 	if v == nil {
@@ -398,8 +383,7 @@ func (c *call) recover() {
 	c.errID = newErrorID()
 	c.p.Logger.Error("http proxy panic", "target", c.p.Target.Name, "request_id", c.id, "error_id", c.errID,
 		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	c.streaming = false
-	c.fc.Response.Reset() // closes an upstream body stream
+	c.fc.Response.Reset()
 	c.fc.Response.Header.Set(HeaderRequestID, c.id)
 	c.problem(problem{Status: http.StatusInternalServerError, slug: "internal", Title: "Internal error",
 		Detail: "qgate failed while handling this request; nothing more was forwarded", ErrorID: c.errID}, "error")

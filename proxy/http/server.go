@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	httpanalyze "github.com/qgate/qgate/analyze/http"
 	"github.com/qgate/qgate/gate"
 )
 
@@ -54,31 +55,15 @@ func (p *Proxy) newServer() *fasthttp.Server {
 	}
 }
 
-// Serve answers calls on ln until Shutdown. ln is wrapped in the
-// listener's TLS (ListenerTLS) by the caller, when the target has one.
-func (p *Proxy) Serve(ln net.Listener) error {
-	err := p.server.Serve(ln)
-	if p.isShutdown() {
-		return nil
-	}
-	return err
-}
+// Serve answers calls on ln until Shutdown, and then returns nil. ln is
+// wrapped in the listener's TLS (ListenerTLS) by the caller, when the
+// target has one.
+func (p *Proxy) Serve(ln net.Listener) error { return p.server.Serve(ln) }
 
 // Shutdown stops accepting calls and waits, until ctx ends, for the calls
 // in flight (held ones included) to finish. It returns ctx's error when
 // it gave up waiting.
-func (p *Proxy) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	p.shutdown = true
-	p.mu.Unlock()
-	return p.server.ShutdownWithContext(ctx)
-}
-
-func (p *Proxy) isShutdown() bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.shutdown
-}
+func (p *Proxy) Shutdown(ctx context.Context) error { return p.server.ShutdownWithContext(ctx) }
 
 // serveError answers a request fasthttp could not read: a malformed
 // request gets 400 (431 for oversized headers, 408 when too slow) before
@@ -107,7 +92,8 @@ func (p *Proxy) serveError(ctx *fasthttp.RequestCtx, err error) {
 // view returns the request as net/http describes it, for the analysis
 // and the header rules: method, request target exactly as sent, host,
 // canonical headers (fasthttp's canonical names are net/http's) and
-// whether it came over TLS. The peer address is the call's ip.
+// whether it came over TLS (r.TLS set, but empty). The peer address is
+// the call's ip.
 func view(ctx *fasthttp.RequestCtx) *http.Request {
 	h := &ctx.Request.Header
 	r := &http.Request{
@@ -126,10 +112,7 @@ func view(ctx *fasthttp.RequestCtx) *http.Request {
 		if string(k) == "Host" {
 			continue
 		}
-		name, ok := knownNames[string(k)]
-		if !ok {
-			name = string(k)
-		}
+		name := httpanalyze.HeaderName(k)
 		if prev, ok := r.Header[name]; ok {
 			r.Header[name] = append(prev, string(v))
 			continue
@@ -140,27 +123,10 @@ func view(ctx *fasthttp.RequestCtx) *http.Request {
 	path, _, _ := strings.Cut(r.RequestURI, "?")
 	r.URL = &url.URL{Path: path}
 	if ctx.IsTLS() {
-		r.TLS = &tls.ConnectionState{}
-		if tc, ok := ctx.Conn().(*tls.Conn); ok {
-			st := tc.ConnectionState()
-			r.TLS = &st
-		}
+		r.TLS = &tls.ConnectionState{} // only its presence is read (X-Forwarded-Proto)
 	}
 	return r
 }
-
-// knownNames are the canonical header names most requests carry, so
-// that view needs no allocation for them.
-var knownNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
-		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Expect", "Idempotency-Key",
-		"If-Match", "If-None-Match", "Origin", "Qgate-Review", "Referer", "Te", "Traceparent", "Transfer-Encoding",
-		"User-Agent", "X-Api-Key", "X-Forwarded-For", "X-Request-Id"} {
-		m[n] = n
-	}
-	return m
-}()
 
 // fasthttpLogger sends fasthttp's own messages (connection errors) to the
 // proxy's logger at debug level: they concern one client's connection.
