@@ -31,7 +31,8 @@ const (
 	// crash can never lose the record of a forwarded call.
 	DurabilitySync Durability = "sync"
 	// DurabilityAsync: AppendAllowed queues the event and returns; the
-	// writer commits it with the next batch (within a few milliseconds).
+	// writer commits it with the next batch (within maxAsyncDelay, 10
+	// ms, plus one commit).
 	// A crash of qgate or the machine can lose the records of the calls
 	// forwarded in those last milliseconds. A failed batch switches
 	// AppendAllowed back to waiting until a batch commits again, so a

@@ -4,8 +4,9 @@
 -- and per-index work was most of the gateway's CPU time.
 --
 -- A block holds its events as text, one JSON object each, in seq order and
--- separated by newlines, exactly as encoding/json encodes a
--- qgate.AuditEvent (event data can hold newlines of its own, so readers
+-- separated by newlines, in encoding/json's form of a qgate.AuditEvent
+-- with the event's data as it was appended (event data can hold
+-- newlines of its own, so readers
 -- decode the text as a stream of JSON values rather than split lines). The
 -- other columns describe the events and are checked against them when the
 -- chain is scanned (qgate audit verify).
