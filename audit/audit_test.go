@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,13 @@ func MustOpen(tb testing.TB) (*sqlite.DB, string) {
 // MustAppend appends n events numbered from 1 in their RequestID.
 func MustAppend(tb testing.TB, s qgate.AuditStore, n int) {
 	tb.Helper()
+	MustAppendBlocks(tb, s, n, n)
+}
+
+// MustAppendBlocks appends the events of MustAppend in calls of per
+// events: in the SQLite store, blocks of per events.
+func MustAppendBlocks(tb testing.TB, s qgate.AuditStore, n, per int) {
+	tb.Helper()
 	var es []*qgate.AuditEvent
 	for i := 1; i <= n; i++ {
 		es = append(es, &qgate.AuditEvent{
@@ -44,8 +52,10 @@ func MustAppend(tb testing.TB, s qgate.AuditStore, n int) {
 			Data:      []byte(fmt.Sprintf(`{"i":%d}`, i)),
 		})
 	}
-	if err := s.AppendAudit(context.Background(), es); err != nil {
-		tb.Fatal(err)
+	for chunk := range slices.Chunk(es, per) {
+		if err := s.AppendAudit(context.Background(), chunk); err != nil {
+			tb.Fatal(err)
+		}
 	}
 }
 

@@ -158,7 +158,7 @@ func TestVerify_Tampered(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := MustOpen(t)
-			MustAppend(t, db, 10)
+			MustAppendBlocks(t, db, 10, 4) // blocks 1..4, 5..8, 9..10
 			raw := MustRaw(t, path)
 			if tc.sql != "" {
 				mustExec(t, raw, tc.sql)
@@ -192,10 +192,18 @@ func TestVerify_Hidden(t *testing.T) {
 		{"LookupRowDeleted", `DELETE FROM audit_requests WHERE request_id = 'r5'`},
 		{"LookupRowRenamed", `UPDATE audit_requests SET request_id = 'r55' WHERE request_id = 'r5'`},
 		{"Whitespace", `UPDATE audit_blocks SET events = events || ' '`},
+		// The chain is in three blocks (1..4, 5..8, 9..10): the checks
+		// hold for blocks after the first, and for lookup rows that name
+		// the wrong block.
+		{"LaterBlockTimeMoved", `UPDATE audit_blocks SET max_time = 0 WHERE first_seq = 5`},
+		{"LaterBlockSeqsMoved", `UPDATE audit_blocks SET last_seq = 7 WHERE first_seq = 5`},
+		{"LaterBlockWhitespace", `UPDATE audit_blocks SET events = events || ' ' WHERE first_seq = 9`},
+		{"LookupRowOtherBlock", `UPDATE audit_requests SET first_seq = 1 WHERE request_id = 'r9'`},
+		{"LookupRowAdded", `INSERT INTO audit_requests (request_id, first_seq) VALUES ('r9', 1)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := MustOpen(t)
-			MustAppend(t, db, 10)
+			MustAppendBlocks(t, db, 10, 4)
 			mustExec(t, MustRaw(t, path), tc.sql)
 			rep, err := audit.Verify(context.Background(), db)
 			if err == nil || !strings.Contains(err.Error(), "edited outside qgate") {
