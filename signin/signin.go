@@ -10,12 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/clientip"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/web"
 )
@@ -78,7 +78,7 @@ type Service struct {
 	UserThrottle, IPThrottle *Throttle
 	// ClientIP finds the client's address behind trusted reverse proxies
 	// (server.trusted_proxies); nil: the TCP peer. IPThrottle counts by it.
-	ClientIP func(r *http.Request) string
+	ClientIP *clientip.Resolver
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -271,17 +271,9 @@ func equal(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// sourceIP is the client's address: ClientIP's answer, or the peer
-// address without the port.
-func (s *Service) sourceIP(r *http.Request) string {
-	if s.ClientIP != nil {
-		return s.ClientIP(r)
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+// sourceIP is the client's address (ClientIP's answer; the peer address
+// without a resolver).
+func (s *Service) sourceIP(r *http.Request) string { return s.ClientIP.IP(r) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

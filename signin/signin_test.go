@@ -460,7 +460,7 @@ func TestLogin_BehindTrustedProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Signin.ClientIP = (&clientip.Resolver{Trusted: trusted}).IP
+	e.Signin.ClientIP = &clientip.Resolver{Trusted: trusted}
 	e.Signin.IPThrottle = signin.NewThrottle(2, 10*time.Minute)
 	login := func(b *Browser, client, user, pw string) *http.Response {
 		csrf := b.LoginForm(t)

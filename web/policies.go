@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -152,7 +151,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, c *Caller) error 
 	case identity != c.Identity && !c.staff():
 		return qgate.Errorf(qgate.EFORBIDDEN, "only admins and members of a group may evaluate a request as somebody else")
 	}
-	gi := gate.Input{Target: t, SourceIP: clientIP(r),
+	gi := gate.Input{Target: t, SourceIP: s.ClientIP.IP(r),
 		Principal: qgate.Principal{TokenID: "offline", TokenName: "web check", Identity: identity,
 			Roles: nonNil(in.Roles), Groups: s.groupsOf(identity)}}
 	hasHTTP := in.Method != "" || in.Path != "" || len(in.Headers) > 0 || in.Body != ""
@@ -169,13 +168,4 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, c *Caller) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, gate.Report(req, d))
-}
-
-// clientIP is the request's remote address without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

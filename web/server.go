@@ -14,6 +14,7 @@ import (
 	"github.com/qgate/qgate/audit"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/gate"
+	"github.com/qgate/qgate/internal/clientip"
 	"github.com/qgate/qgate/metrics"
 	"github.com/qgate/qgate/review"
 )
@@ -82,6 +83,9 @@ type Server struct {
 	// built from the same policies, without grants. Nil: the endpoint
 	// fails.
 	Checker *gate.Gate
+	// ClientIP finds the client's address behind trusted reverse proxies
+	// (server.trusted_proxies), for "try a request"; nil: the TCP peer.
+	ClientIP *clientip.Resolver
 	// Metrics, when set, is served on /metrics and counts refused tokens.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger

@@ -166,9 +166,8 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s.API.Logger = logger
 	s.Signin = newSignin(cfg, st, s.Audit, s.API, key)
 	s.Signin.Metrics, s.Signin.Logger = s.Metrics, logger
-	if len(cfg.Server.TrustedProxies) > 0 {
-		s.Signin.ClientIP = (&clientip.Resolver{Trusted: cfg.Server.TrustedProxies}).IP
-	}
+	resolver := &clientip.Resolver{Trusted: cfg.Server.TrustedProxies}
+	s.Signin.ClientIP, s.API.ClientIP = resolver, resolver
 	for _, t := range cfg.Targets {
 		switch t.Protocol {
 		case qgate.ProtocolHTTP:

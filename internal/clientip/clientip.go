@@ -50,7 +50,8 @@ func (r *Resolver) trusted(a netip.Addr) bool {
 	return false
 }
 
-// IP returns the client's address for req, without a port.
+// IP returns the client's address for req, without a port. A nil or
+// empty Resolver trusts nobody: the peer address.
 func (r *Resolver) IP(req *http.Request) string {
 	peer := req.RemoteAddr
 	if host, _, err := net.SplitHostPort(peer); err == nil {
