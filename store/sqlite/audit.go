@@ -159,15 +159,15 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 				return false, nil
 			}
 		}
-		var events []*qgate.AuditEvent
-		err := decodeBlock(first, text, func(e *qgate.AuditEvent) error {
-			if auditMatches(&f, e) {
-				events = append(events, e)
-			}
-			return nil
-		})
+		all, err := decodeBlock(first, text)
 		if err != nil {
 			return true, err
+		}
+		var events []*qgate.AuditEvent
+		for i := range all {
+			if auditMatches(&f, &all[i]) {
+				events = append(events, &all[i])
+			}
 		}
 		if f.Desc {
 			slices.Reverse(events)
@@ -348,11 +348,8 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	var want lookupSums
 	lastFirst := int64(-1)
 	err := db.blocks(ctx, afterSeqSQL, []any{afterSeq, afterSeq}, false, func(b *block) (bool, error) {
-		var events []qgate.AuditEvent
-		if err := decodeBlock(b.first, b.text, func(e *qgate.AuditEvent) error {
-			events = append(events, *e)
-			return nil
-		}); err != nil {
+		events, err := decodeBlock(b.first, b.text)
+		if err != nil {
 			return true, err
 		}
 		for i := range events {

@@ -124,23 +124,14 @@ func validUTF8(s string) string {
 // cover the values, not the text, so this is checked separately.
 var errNotCanonical = fmt.Errorf("not stored as qgate writes it: %w", errEdited)
 
-// decodeBlock calls fn for each event of a block's text, in order. It
-// fails on text that is not a sequence of events or not in the exact form
+// decodeBlock returns the events of a block's text, in order. It fails
+// on text that is not a sequence of events or not in the exact form
 // appendEvent writes.
-func decodeBlock(first int64, text []byte, fn func(*qgate.AuditEvent) error) error {
-	events, ok := decodeCanonicalBlock(text)
-	if !ok {
-		var err error
-		if events, err = decodeBlockJSON(first, text); err != nil {
-			return err
-		}
+func decodeBlock(first int64, text []byte) ([]qgate.AuditEvent, error) {
+	if events, ok := decodeCanonicalBlock(text); ok {
+		return events, nil
 	}
-	for i := range events {
-		if err := fn(&events[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return decodeBlockJSON(first, text)
 }
 
 // decodeCanonicalBlock is decodeBlock's fast path: it reads text only if
