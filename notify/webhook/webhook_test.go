@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/notify/webhook"
 )
 
@@ -621,9 +622,8 @@ func waitForLen(tb testing.TB, log *webhook.MemoryLog, n int) {
 
 // TestNotifier_NoSecretInLogs checks what slog sees on success and failure.
 func TestNotifier_NoSecretInLogs(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&buf, &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	buf := &syncbuf.Buffer{}
+	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
 		if n == 1 {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -634,9 +634,7 @@ func TestNotifier_NoSecretInLogs(t *testing.T) {
 	n.Notify(context.Background(), event(qgate.ReviewCreated, 7))
 	waitFinal(t, log, 1)
 	n.Close()
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	for _, leak := range []string{string(secret), hex.EncodeToString(secret), "url-token-xyz", "DELETE FROM"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("log shows %q:\n%s", leak, out)
@@ -645,17 +643,6 @@ func TestNotifier_NoSecretInLogs(t *testing.T) {
 	if !strings.Contains(out, "webhook attempt failed; will retry") || !strings.Contains(out, "webhook delivered") {
 		t.Errorf("log lacks the attempts:\n%s", out)
 	}
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestNew_PanicsWithoutSecret(t *testing.T) {
