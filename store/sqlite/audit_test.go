@@ -20,12 +20,7 @@ func TestAppendAudit_TwoHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "qgate.db")
 	var dbs [2]*sqlite.DB
 	for i := range dbs {
-		db, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		dbs[i] = db
+		dbs[i] = MustOpenAt(t, path)
 	}
 
 	const writers, events = 4, 100

@@ -13,7 +13,14 @@ import (
 // when tb ends.
 func MustOpen(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "qgate.db"))
+	return MustOpenAt(tb, filepath.Join(tb.TempDir(), "qgate.db"))
+}
+
+// MustOpenAt opens the database at path (another handle, when it is open
+// already: another process's view) and closes it when tb ends.
+func MustOpenAt(tb testing.TB, path string) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

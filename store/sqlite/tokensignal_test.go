@@ -24,16 +24,8 @@ var _ auth.TokenVersioner = (*sqlite.DB)(nil)
 func TestTokensVersion(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "qgate.db")
-	a, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := MustOpenAt(t, path)
+	b := MustOpenAt(t, path)
 	version := func() uint64 {
 		t.Helper()
 		v, ok := a.TokensVersion()
@@ -78,11 +70,7 @@ func TestTokensVersion(t *testing.T) {
 	if v := version(); v == v3 {
 		t.Fatalf("an announcement after the file was deleted went unseen (%d, %d, %d)", v2, v3, v)
 	}
-	mem, err := sqlite.Open("file:" + filepath.Join(t.TempDir(), "other.db") + "?mode=rwc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
+	mem := MustOpenAt(t, "file:"+filepath.Join(t.TempDir(), "other.db")+"?mode=rwc")
 	if _, ok := mem.TokensVersion(); ok {
 		t.Fatal("a URI database claims to announce token changes")
 	}
@@ -96,16 +84,8 @@ func TestAuthenticator_RevokedByAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "qgate.db")
 	key := bytes.Repeat([]byte("k"), 32)
-	gw, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	cli, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	gw := MustOpenAt(t, path)
+	cli := MustOpenAt(t, path)
 	gateway, operator := auth.New(gw, key), auth.New(cli, key)
 
 	token, tok, err := operator.Issue(ctx, auth.IssueRequest{Identity: "alice"})
@@ -146,11 +126,7 @@ func TestTokensVersion_AnnounceFails(t *testing.T) {
 	if err := os.Mkdir(path+"-tokens", 0o700); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, path)
 	logs := &syncbuf.Buffer{}
 	db.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	if err := db.CreateToken(ctx, &qgate.Token{ID: "tok1", Identity: "alice", SecretHash: []byte("h")}); err != nil {
