@@ -33,7 +33,8 @@ var errBroken = errors.New("chain broken")
 
 // Verify streams every stored event in seq order and checks the chain:
 // seqs run 1, 2, 3, ... without gaps; each PrevHash is the previous
-// event's Hash ("" for the first); each Hash is the event's ChainHash. It
+// event's Hash ("" for the first); each Hash is the event's chain hash
+// under the version it names (AuditEvent.HashValid). It
 // stops at the first broken record and names it in the report. The error
 // is only for failing to read the store; a broken chain is a report with
 // OK false.
@@ -77,7 +78,7 @@ func check(rep *Report, e *qgate.AuditEvent) (problem string, seq int64) {
 		}
 		return fmt.Sprintf("prev_hash does not match record %d: records reordered or deleted", rep.LastSeq), e.Seq
 	}
-	if e.ChainHash() != e.Hash {
+	if !e.HashValid() {
 		return "hash mismatch: record was edited", e.Seq
 	}
 	return "", 0

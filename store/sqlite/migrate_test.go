@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -213,7 +214,7 @@ func TestMigrate_AuditBlocks(t *testing.T) {
 		case 3:
 			e.ReviewID = int64(i)
 		}
-		e.Hash = e.ChainHash()
+		e.Hash = e.ChainHashV1() // what qgate wrote then
 		prev = e.Hash
 		if _, err := raw.Exec(`INSERT INTO audit_events (seq, time, type, action, request_id, token_id, identity,
 			target, environment, review_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -264,10 +265,17 @@ func TestMigrate_AuditBlocks(t *testing.T) {
 	if err := db.AppendAudit(ctx, []*qgate.AuditEvent{next}); err != nil {
 		t.Fatal(err)
 	}
-	if next.Seq != n+1 || next.PrevHash != want[n-1].Hash {
-		t.Fatalf("next event: seq %d prev %q; want %d %q", next.Seq, next.PrevHash, n+1, want[n-1].Hash)
+	if next.Seq != n+1 || next.PrevHash != want[n-1].Hash || !strings.HasPrefix(next.Hash, qgate.ChainHashV2Prefix) {
+		t.Fatalf("next event: seq %d prev %q hash %q; want %d %q and a v2 hash", next.Seq, next.PrevHash, next.Hash, n+1, want[n-1].Hash)
 	}
 	if rep, err := audit.Verify(ctx, db); err != nil || !rep.OK || rep.Events != n+1 {
 		t.Fatalf("verify after appending: %v %v", rep, err)
+	}
+	// An edit in the v1 part is still found.
+	if _, err := db.w.Exec(`UPDATE audit_blocks SET events = replace(events, '"action":"allow"', '"action":"deny"') WHERE first_seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.Verify(ctx, db); err != nil || rep.OK || rep.BrokenSeq != 1 || !strings.Contains(rep.Problem, "hash mismatch") {
+		t.Fatalf("verify after editing a v1 record: %+v %v", rep, err)
 	}
 }
