@@ -9,6 +9,7 @@ import (
 	"hash"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -332,32 +333,36 @@ func (a *Authenticator) Revoke(ctx context.Context, id string) error {
 
 // hash is the keyed hash stored for a secret: HMAC-SHA256(Key, secret).
 func (a *Authenticator) hash(secret string) []byte {
-	h := a.keyed()
+	k := a.keyed()
+	h, _ := k.pool.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, k.key)
+	}
+	// Reset restores the keyed state (the hashed inner and outer pads)
+	// that the HMAC saved the first time: the pads are not hashed again.
+	h.Reset()
 	h.Write([]byte(secret))
-	return h.Sum(nil)
+	sum := h.Sum(nil)
+	k.pool.Put(h)
+	return sum
 }
 
-// keyed returns a fresh HMAC-SHA256 keyed with Key. The keyed state (the
-// hashed inner and outer pads) is computed once per key and cloned, which
-// halves the work of every Verify.
-func (a *Authenticator) keyed() hash.Hash {
+// keyed returns the HMACs of the current Key.
+func (a *Authenticator) keyed() *keyedMAC {
 	k := a.mac.Load()
 	if k == nil || !bytes.Equal(k.key, a.Key) {
-		k = &keyedMAC{key: bytes.Clone(a.Key), h: hmac.New(sha256.New, a.Key)}
+		k = &keyedMAC{key: bytes.Clone(a.Key)}
 		a.mac.Store(k)
 	}
-	if c, ok := k.h.(hash.Cloner); ok {
-		if h, err := c.Clone(); err == nil {
-			return h
-		}
-	}
-	return hmac.New(sha256.New, a.Key)
+	return k
 }
 
-// keyedMAC is an HMAC keyed with key, never written to: only cloned.
+// keyedMAC keeps HMAC-SHA256 hashers keyed with key for reuse: a new one
+// costs allocations and two block hashes for the pads, which a reused
+// one's Reset does not.
 type keyedMAC struct {
-	key []byte
-	h   hash.Hash
+	key  []byte
+	pool sync.Pool // of hash.Hash
 }
 
 func (a *Authenticator) checkKey() error {
