@@ -88,11 +88,27 @@ func compile(expr string) (cel.Program, error) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, &CheckError{Errors: []*ExprError{{Line: 1, Column: 1, Message: fmt.Sprintf("condition must be a bool, not %s", ast.OutputType())}}}
 	}
-	prg, err := celEnv.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if !boundedCost(ast) {
+		opts = append(opts, cel.CostLimit(CostLimit))
+	}
+	prg, err := celEnv.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("plan condition: %w", err)
 	}
 	return prg, nil
+}
+
+// boundedCost reports whether a checked condition can never cost more
+// than CostLimit, whatever the request holds: its worst case, estimated
+// from the same cost model the runtime tracker charges, is within the
+// limit. Such a condition (most are: comparisons with constants) runs
+// without a cost tracker, which allocates on every evaluation. A
+// condition over sizes the estimate cannot bound (a loop over a list, a
+// function of the whole body) keeps the tracker and the limit.
+func boundedCost(ast *cel.Ast) bool {
+	est, err := celEnv.EstimateCost(ast, nil)
+	return err == nil && est.Max <= CostLimit
 }
 
 // Check compiles and type-checks one condition. It returns a *CheckError
