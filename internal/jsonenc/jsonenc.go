@@ -14,6 +14,17 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// plain holds the ASCII bytes a JSON string takes as they are, with
+// encoding/json's HTML escaping: all but control characters, '"', '\\',
+// '<', '>' and '&'. One lookup per byte is about twice as fast as the
+// comparisons.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 func AppendStrings(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, "null"...)
@@ -56,7 +67,7 @@ func AppendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plain[c] {
 				i++
 				continue
 			}

@@ -43,3 +43,16 @@ func FuzzAppendString(f *testing.F) {
 		same(t, s, jsonenc.AppendString(nil, s))
 	})
 }
+
+// BenchmarkAppendString encodes what an audit event's strings mostly are:
+// ids and hex hashes, nothing to escape.
+//
+//	go test -run '^$' -bench AppendString ./internal/jsonenc
+func BenchmarkAppendString(b *testing.B) {
+	s := "blake2b:d6494f4a6cf8d07a4535e1d25920df1be8a20cb3233d211b26383c07779d7a1a"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = jsonenc.AppendString(buf[:0], s)
+	}
+}
