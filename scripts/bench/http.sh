@@ -376,26 +376,42 @@ for t in "${TARGETS[@]}"; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-printf '\n%s\n' "ratios of req/s (higher: qgate faster) and of CPU per request (lower: qgate leaner)"
-printf '%-22s %6s %11s   %s\n' '' 'req/s' 'CPU/req' 'goal (req/s)'
-printf '%-22s %6s %11s   %s\n' qgate/bare-go "$(ratio "${MED[qgate]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate]}" "${CPU[bare-go]}")" '>= 1.0'
-printf '%-22s %6s %11s   %s\n' qgate/nginx "$(ratio "${MED[qgate]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate]}" "${CPU[nginx]}")" '>= 0.5'
-printf '%-22s %6s\n' nginx/direct "$(ratio "${MED[nginx]}" "${MED[direct]}")"
-printf '%-22s %6s %11s\n' bare-go/nginx "$(ratio "${MED[bare-go]}" "${MED[nginx]}")" "$(ratio "${CPU[bare-go]}" "${CPU[nginx]}")"
+# round_ratio A B: the median over rounds of A's req/s over B's in the same
+# round. Targets of one round run within a minute of each other, so this
+# is less moved than the ratio of medians by the host's speed changing
+# between rounds.
+round_ratio() {
+	for r in $(seq "$ROUNDS"); do
+		ratio "$(rps "$WORK/results/tp-$1-$r")" "$(rps "$WORK/results/tp-$2-$r")"
+		echo
+	done | median | awk '{printf "%.2f", $1}'
+}
+# ratio_line A B [GOAL]: one line of the ratio table.
+ratio_line() {
+	printf '%-22s %6s %9s %9s   %s\n' "$1/$2" "$(ratio "${MED[$1]}" "${MED[$2]}")" "$(round_ratio "$1" "$2")" \
+		"$(ratio "${CPU[$1]}" "${CPU[$2]}")" "${3:-}"
+}
+printf '\n%s\n' "ratios of req/s (higher: qgate faster) and of CPU per request (lower: qgate leaner);"
+printf '%s\n' "'per round' is the median of the rounds' own ratios"
+printf '%-22s %6s %9s %9s   %s\n' '' 'req/s' 'per round' 'CPU/req' 'goal (req/s)'
+ratio_line qgate bare-go '>= 1.0'
+ratio_line qgate nginx '>= 0.5'
+ratio_line nginx direct
+ratio_line bare-go nginx
 if [ -n "${MED[qgate-async]:-}" ]; then
-	printf '%-22s %6s %11s   %s\n' qgate-async/bare-go "$(ratio "${MED[qgate-async]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[bare-go]}")" '>= 1.0 (audit.durability: async)'
-	printf '%-22s %6s %11s   %s\n' qgate-async/nginx "$(ratio "${MED[qgate-async]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-async]}" "${CPU[nginx]}")" '>= 0.5 (audit.durability: async)'
+	ratio_line qgate-async bare-go '>= 1.0 (audit.durability: async)'
+	ratio_line qgate-async nginx '>= 0.5 (audit.durability: async)'
 fi
 if [ -n "${MED[fast-go]:-}" ]; then
-	printf '%-22s %6s %11s   %s\n' qgate/fast-go "$(ratio "${MED[qgate]}" "${MED[fast-go]}")" "$(ratio "${CPU[qgate]}" "${CPU[fast-go]}")" '(what qgate'"'"'s own work keeps)'
-	printf '%-22s %6s %11s\n' fast-go/nginx "$(ratio "${MED[fast-go]}" "${MED[nginx]}")" "$(ratio "${CPU[fast-go]}" "${CPU[nginx]}")"
+	ratio_line qgate fast-go "(what qgate's own work keeps)"
+	ratio_line fast-go nginx
 fi
 if [ -n "${MED[qgate-tmpfs]:-}" ]; then
-	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/bare-go "$(ratio "${MED[qgate-tmpfs]}" "${MED[bare-go]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[bare-go]}")" '(software path, not durable)'
-	printf '%-22s %6s %11s   %s\n' qgate-tmpfs/nginx "$(ratio "${MED[qgate-tmpfs]}" "${MED[nginx]}")" "$(ratio "${CPU[qgate-tmpfs]}" "${CPU[nginx]}")" '(software path, not durable)'
+	ratio_line qgate-tmpfs bare-go '(software path, not durable)'
+	ratio_line qgate-tmpfs nginx '(software path, not durable)'
 fi
 if [ -n "${MED[qgate-base]:-}" ]; then
-	printf '%-22s %6s %11s\n' qgate/qgate-base "$(ratio "${MED[qgate]}" "${MED[qgate-base]}")" "$(ratio "${CPU[qgate]}" "${CPU[qgate-base]}")"
+	ratio_line qgate qgate-base
 fi
 
 printf '\n%s\n' "p50 latency at one connection (wrk -t1 -c1 -d$LAT_DURATION), median of $ROUNDS rounds"

@@ -33,6 +33,11 @@ const (
 	insertReviewSQL  = `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) SELECT value, ? FROM json_each(?)`
 )
 
+// maxKeptBatch bounds the events (and, times 1 KiB, the block text) whose
+// buffers AppendAudit keeps for the next append: a rare huge batch does
+// not pin its memory.
+const maxKeptBatch = 4096
+
 // blockPage is how many blocks one query reads, so that a slow caller
 // never holds one read transaction open for the whole log.
 const blockPage = 16
@@ -62,7 +67,16 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 	db.auditMu.Lock()
 	defer db.auditMu.Unlock()
 
-	chained := make([]qgate.AuditEvent, len(events))
+	// The writer's buffers are kept between appends (under auditMu): a
+	// batch's text and events are hundreds of kilobytes under load, which
+	// the garbage collector would otherwise zero and collect every time.
+	chained := slices.Grow(db.chainBuf[:0], len(events))[:len(events)]
+	defer func() {
+		clear(chained) // drop the callers' strings and data
+		if cap(chained) <= maxKeptBatch {
+			db.chainBuf = chained[:0]
+		}
+	}()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var lastSeq int64
 		var lastHash string
@@ -89,7 +103,11 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 			chained[i] = c
 			lastSeq, lastHash = c.Seq, c.Hash
 		}
-		return db.insertBlock(ctx, tx, newBlock(chained))
+		b := newBlock(chained, db.blockBuf)
+		if cap(b.text) <= maxKeptBatch*1024 {
+			db.blockBuf = b.text[:0]
+		}
+		return db.insertBlock(ctx, tx, b)
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)

@@ -26,14 +26,15 @@ type block struct {
 	reviews          []int64  // distinct review ids, sorted
 }
 
-// newBlock encodes chained events (Seq, Time, PrevHash and Hash set).
-func newBlock(events []qgate.AuditEvent) block {
+// newBlock encodes chained events (Seq, Time, PrevHash and Hash set). The
+// text is appended to buf[:0] (nil for a new buffer).
+func newBlock(events []qgate.AuditEvent, buf []byte) block {
 	b := blockMeta(events)
 	size := 0
 	for i := range events {
 		size += 300 + len(events[i].Data)
 	}
-	b.text = make([]byte, 0, size)
+	b.text = slices.Grow(buf[:0], size)
 	for i := range events {
 		if i > 0 {
 			b.text = append(b.text, '\n')

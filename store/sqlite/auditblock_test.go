@@ -83,7 +83,7 @@ func sampleEvents(n int) []qgate.AuditEvent {
 func TestDecodeCanonicalBlock(t *testing.T) {
 	es := sampleEvents(10)
 	es[3].Data = []byte(`{"s":"a \"quoted\" \\ ,]}","n":[{"x":[1,2]},-3.5e2,true,null]}`)
-	text := newBlock(es).text
+	text := newBlock(es, nil).text
 	got, ok := decodeCanonicalBlock(text)
 	if !ok {
 		t.Fatal("qgate's own block did not take the fast path")
@@ -92,16 +92,16 @@ func TestDecodeCanonicalBlock(t *testing.T) {
 		t.Fatalf("fast path read\n%+v\nwant\n%+v", got, es)
 	}
 	es[5].Identity = "\"quoted\""
-	if _, ok := decodeCanonicalBlock(newBlock(es).text); ok {
+	if _, ok := decodeCanonicalBlock(newBlock(es, nil).text); ok {
 		t.Fatal("a string with an escape took the fast path")
 	}
-	if got, err := decodeBlock(1, newBlock(es).text); err != nil || len(got) != 10 {
+	if got, err := decodeBlock(1, newBlock(es, nil).text); err != nil || len(got) != 10 {
 		t.Fatalf("decodeBlock: %d events, %v", len(got), err)
 	}
 }
 
 func BenchmarkDecodeBlock(b *testing.B) {
-	text := newBlock(sampleEvents(64)).text
+	text := newBlock(sampleEvents(64), nil).text
 	b.Run("canonical", func(b *testing.B) {
 		for b.Loop() {
 			if _, ok := decodeCanonicalBlock(text); !ok {
@@ -128,7 +128,7 @@ func FuzzDecodeBlock(f *testing.F) {
 		Data: []byte("{\"a\": [1, {\"b\":\n\"c\"}]}"), Hash: "h1"}
 	e2 := e
 	e2.Seq, e2.PrevHash, e2.Hash, e2.Data = 2, "h1", "h2", nil
-	f.Add(newBlock([]qgate.AuditEvent{e, e2}).text)
+	f.Add(newBlock([]qgate.AuditEvent{e, e2}, nil).text)
 	f.Add([]byte(`{"seq":1,"time":"2026-01-01T00:00:00Z","type":"","action":"","prev_hash":"","hash":""}`))
 	f.Add([]byte(`{"seq":1}` + "\n" + `{"seq":2}`))
 	f.Add([]byte(`{"seq":1,"data":null}`))

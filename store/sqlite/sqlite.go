@@ -47,8 +47,11 @@ type DB struct {
 	sessionBySecret *sql.Stmt
 
 	// auditMu serialises AppendAudit within the process; BEGIN IMMEDIATE
-	// serialises it across processes.
-	auditMu sync.Mutex
+	// serialises it across processes. It guards the buffers AppendAudit
+	// reuses.
+	auditMu  sync.Mutex
+	chainBuf []qgate.AuditEvent
+	blockBuf []byte
 }
 
 // Open opens (creating if needed) the SQLite database at path, a file
