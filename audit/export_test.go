@@ -6,6 +6,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,5 +148,54 @@ func TestExportCSV(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "\n"); n != 2 {
 		t.Fatalf("filtered export has %d lines: %s", n, buf.String())
+	}
+}
+
+// TestExport_VerifiedByPython: scripts/verify-audit-export.py, the check
+// docs/audit.md gives for an export without qgate, verifies a real export
+// holding awkward values, and names the first edited record.
+func TestExport_VerifiedByPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is needed for this test (.ci/run installs it)")
+		}
+		t.Skip("python3 is not installed")
+	}
+	db, _ := MustOpen(t)
+	at := time.Date(2026, 11, 27, 8, 52, 17, 289500461, time.UTC)
+	events := []*qgate.AuditEvent{
+		{Time: at, Type: qgate.AuditAdmin, Action: "started"},
+		{Time: at.Add(time.Nanosecond), Type: qgate.AuditRequest, Action: "allow", RequestID: "019a-1", TokenID: "tok1",
+			Identity: "zoë <admin> & \"ops\"", Target: "api", Environment: "prod", ReviewID: 7,
+			Data: []byte(`{"path":"/a?b=<c>&d","note":"line\u2028sep é 😀","nested":{"data":1,"prev_hash":"x"},"list":[1,2.5,null,true]}`)},
+		{Time: at.Add(time.Second), Type: qgate.AuditExecution, Action: "forwarded", RequestID: "019a-1",
+			Data: []byte(`{"status":200,"duration_ms":0.35}`)},
+		{Time: time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC), Type: qgate.AuditVote, Action: "approve", Identity: "bob"},
+	}
+	for _, batch := range [][]*qgate.AuditEvent{events[:2], events[2:]} {
+		if err := db.AppendAudit(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := audit.Export(context.Background(), db, &buf, qgate.AuditFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(text string) (string, error) {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(py, "../scripts/verify-audit-export.py", path).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(buf.String())
+	if want := fmt.Sprintf("chain OK: 4 records, head %s\n", events[3].Hash); err != nil || out != want {
+		t.Fatalf("verify a true export: %v, %q; want %q", err, out, want)
+	}
+	edited := strings.Replace(buf.String(), `"status":200`, `"status":500`, 1)
+	if out, err := run(edited); err == nil || !strings.Contains(out, "record 3 (line 3): hash mismatch") {
+		t.Fatalf("verify an edited export: %v, %q", err, out)
 	}
 }
