@@ -208,11 +208,17 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	default:
 		var where []string
 		var args []any
+		r := allBlocks
 		if f.AfterSeq > 0 {
-			where, args = append(where, afterSeqSQL...), append(args, f.AfterSeq, f.AfterSeq)
+			start, err := db.blockOf(ctx, f.AfterSeq)
+			if err != nil {
+				return nil, err
+			}
+			r.lo = max(r.lo, start)
+			where, args = append(where, "last_seq > ?"), append(args, f.AfterSeq)
 		}
 		if f.BeforeSeq > 0 {
-			where, args = append(where, "first_seq < ?"), append(args, f.BeforeSeq)
+			r.hi = min(r.hi, f.BeforeSeq-1)
 		}
 		// A time bound also becomes a seq bound, found through the time
 		// indexes, so that a listing of the last hour does not read
@@ -222,16 +228,18 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 			if err != nil || !ok {
 				return nil, err
 			}
-			where, args = append(where, "max_time >= ?", "first_seq >= ?"), append(args, clampNano(f.Since), lo)
+			r.lo = max(r.lo, lo)
+			where, args = append(where, "max_time >= ?"), append(args, clampNano(f.Since))
 		}
 		if !f.Until.IsZero() {
 			hi, ok, err := db.seqBound(ctx, untilSeqSQL, clampNano(f.Until))
 			if err != nil || !ok {
 				return nil, err
 			}
-			where, args = append(where, "min_time < ?", "first_seq <= ?"), append(args, clampNano(f.Until), hi)
+			r.hi = min(r.hi, hi)
+			where, args = append(where, "min_time < ?"), append(args, clampNano(f.Until))
 		}
-		err = db.blocks(ctx, where, args, f.Desc, func(b *block) (bool, error) {
+		err = db.blocks(ctx, r, where, args, f.Desc, func(b *block) (bool, error) {
 			return visit(b.first, b.text)
 		})
 	}
@@ -250,13 +258,13 @@ const (
 	untilSeqSQL = `SELECT MAX(first_seq) FROM audit_blocks INDEXED BY audit_blocks_min_time WHERE min_time < ?`
 )
 
-// afterSeqSQL selects the blocks holding events after a seq (both ?s).
-// last_seq alone has no index, so every page of an export would read the
-// log from its start; the block holding that seq is found through the
-// primary key first, and the scan starts there.
-var afterSeqSQL = []string{
-	"first_seq >= COALESCE((SELECT MAX(first_seq) FROM audit_blocks WHERE first_seq <= ?), 0)",
-	"last_seq > ?",
+// blockOf returns the first_seq of the block holding seq (0 when seq is
+// before every block): a listing or scan of the events after seq starts
+// there, found through the primary key, since last_seq has no index.
+func (db *DB) blockOf(ctx context.Context, seq int64) (int64, error) {
+	var first int64
+	err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(first_seq), 0) FROM audit_blocks WHERE first_seq <= ?`, seq).Scan(&first)
+	return first, err
 }
 
 // seqBound runs a MIN or MAX query over audit_blocks; ok is false when no
@@ -315,20 +323,20 @@ func (db *DB) indexedBlocks(ctx context.Context, q string, key any, desc bool,
 	return nil
 }
 
-// blocks calls fn for each block matching every condition of where (SQL
-// over audit_blocks' columns, with args), in seq order (newest first with
-// desc), until fn says stop. It reads blockPage blocks per query; the
+// blocks calls fn for each block whose first_seq is within r and that
+// matches every condition of where (SQL over audit_blocks' other columns,
+// with args), in seq order (newest first with desc), until fn says stop. It reads blockPage blocks per query; the
 // blocks fn gets have no lookup keys (requests, reviews).
-func (db *DB) blocks(ctx context.Context, where []string, args []any, desc bool, fn func(*block) (bool, error)) error {
-	cursor, cmp, order := int64(math.MinInt64), ">", ""
-	if desc {
-		cursor, cmp, order = math.MaxInt64, "<", " DESC"
+func (db *DB) blocks(ctx context.Context, r seqRange, where []string, args []any, desc bool, fn func(*block) (bool, error)) error {
+	if r.lo > r.hi {
+		return nil
 	}
-	q := `SELECT first_seq, last_seq, min_time, max_time, last_hash, events FROM audit_blocks WHERE ` +
-		strings.Join(append(slices.Clip(where), "first_seq "+cmp+" ?"), " AND ") +
-		` ORDER BY first_seq` + order + ` LIMIT ?`
+	q, cursor, bound := blocksQuery(where, desc), r.lo-1, r.hi
+	if desc {
+		cursor, bound = r.hi+1, r.lo
+	}
 	for {
-		page, err := queryList(ctx, db.r, "audit blocks", q, append(slices.Clip(args), cursor, blockPage),
+		page, err := queryList(ctx, db.r, "audit blocks", q, append(slices.Clip(args), cursor, bound, blockPage),
 			func(s rowScanner) (*block, error) {
 				var b block
 				return &b, s.Scan(&b.first, &b.last, &b.minTime, &b.maxTime, &b.lastHash, &b.text)
@@ -348,6 +356,30 @@ func (db *DB) blocks(ctx context.Context, where []string, args []any, desc bool,
 	}
 }
 
+// seqRange bounds the first_seq of the blocks a query reads, both ends
+// inclusive.
+type seqRange struct{ lo, hi int64 }
+
+// allBlocks is every block: seqs start at 1, and the bounds stay clear of
+// overflow when the page cursor steps past them.
+var allBlocks = seqRange{lo: 0, hi: math.MaxInt64 - 1}
+
+// blocksQuery is the query of one page of blocks: the page cursor and the
+// far end of the range are the only bounds on first_seq, one on each side,
+// so SQLite seeks to the cursor through the primary key on every page.
+// (With a second lower bound of its own, SQLite seeked to that one and
+// filtered the cursor, reading the log from its start for every page: a
+// full scan took minutes on a million events.) where holds the other
+// conditions; the query takes args, then cursor, far end and page size.
+func blocksQuery(where []string, desc bool) string {
+	seek, order := "first_seq > ? AND first_seq <= ?", ""
+	if desc {
+		seek, order = "first_seq < ? AND first_seq >= ?", " DESC"
+	}
+	return `SELECT first_seq, last_seq, min_time, max_time, last_hash, events FROM audit_blocks WHERE ` +
+		strings.Join(append(slices.Clip(where), seek), " AND ") + ` ORDER BY first_seq` + order + ` LIMIT ?`
+}
+
 // ScanAudit calls fn for every stored event with seq > afterSeq, in seq
 // order, exactly as stored. It reads a few blocks at a time, so fn may be
 // slow without holding a read transaction open. It stops at fn's first
@@ -365,7 +397,15 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	var errFn error
 	var want lookupSums
 	lastFirst := int64(-1)
-	err := db.blocks(ctx, afterSeqSQL, []any{afterSeq, afterSeq}, false, func(b *block) (bool, error) {
+	r := allBlocks
+	if afterSeq > 0 {
+		start, err := db.blockOf(ctx, afterSeq)
+		if err != nil {
+			return fmt.Errorf("scan audit: %w", err)
+		}
+		r.lo = start
+	}
+	err := db.blocks(ctx, r, []string{"last_seq > ?"}, []any{afterSeq}, false, func(b *block) (bool, error) {
 		events, err := decodeBlock(b.first, b.text)
 		if err != nil {
 			return true, err
