@@ -28,6 +28,7 @@ BASE_PORT=${BASE_PORT:-17300}
 REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
 
 cd "$(dirname "$0")/../.."
+. scripts/bench/qgate-config.sh
 command -v wrk >/dev/null || {
 	SUDO=
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -57,30 +58,7 @@ for i in 0 1; do
 	[ "$i" = 0 ] || bin=$B
 	dir=$WORK/$i
 	PORT[$i]=$((BASE_PORT + 1 + 2 * i))
-	mkdir -p "$dir"
-	cat >"$dir/qgate.yaml" <<EOF
-audit:
-  durability: $DURABILITY
-server:
-  listen: 127.0.0.1:$((BASE_PORT + 2 + 2 * i))
-store:
-  driver: sqlite
-  dsn: $dir/qgate.db
-auth:
-  token_key_file: $dir/token.key
-targets:
-  - name: bench-api
-    protocol: http
-    environment: staging
-    listen: 127.0.0.1:${PORT[$i]}
-    upstream: {url: 'http://127.0.0.1:$P_UP'}
-policies:
-  - name: reads
-    when: http.method in ['GET', 'HEAD']
-    action: allow
-defaults:
-  staging: deny
-EOF
+	qgate_config "$dir" "${PORT[$i]}" $((BASE_PORT + 2 + 2 * i)) "$P_UP" "$DURABILITY"
 	TOKEN[$i]=$("$bin" token create --config "$dir/qgate.yaml" --identity bench --roles reader)
 	"$bin" serve --config "$dir/qgate.yaml" >"$dir/serve.log" 2>&1 &
 	PID[$i]=$!

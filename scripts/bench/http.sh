@@ -54,6 +54,7 @@ REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
 
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+. scripts/bench/qgate-config.sh
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "http.sh: $*"; exit 1; }
@@ -200,31 +201,7 @@ wait_http "http://127.0.0.1:$P_NGINX/"
 # DIR/qgate.yaml, issues a token into DIR/token, starts qgate serve.
 qgate_start() {
 	local name=$1 dir=$2 port=$3 api=$4 bin=${5:-$WORK/bin/qgate} durability=${6:-sync}
-	mkdir -p "$dir"
-	cat >"$dir/qgate.yaml" <<EOF
-audit:
-  durability: $durability
-server:
-  listen: 127.0.0.1:$api
-  public_url: http://127.0.0.1:$api
-store:
-  driver: sqlite
-  dsn: $dir/qgate.db
-auth:
-  token_key_file: $dir/token.key
-targets:
-  - name: bench-api
-    protocol: http
-    environment: staging
-    listen: 127.0.0.1:$port
-    upstream: {url: 'http://127.0.0.1:$P_UP'}
-policies:
-  - name: reads
-    when: http.method in ['GET', 'HEAD']
-    action: allow
-defaults:
-  staging: deny
-EOF
+	qgate_config "$dir" "$port" "$api" "$P_UP" "$durability"
 	"$bin" token create --config "$dir/qgate.yaml" --identity bench --roles reader >"$dir/token"
 	start "$name" "$bin" serve --config "$dir/qgate.yaml"
 	wait_http "http://127.0.0.1:$port$REQ_PATH" "Authorization: Bearer $(cat "$dir/token")"
