@@ -206,19 +206,12 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	case f.ReviewID != 0:
 		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_reviews WHERE review_id = ?`, f.ReviewID, f.Desc, visit)
 	default:
-		var where []string
-		var args []any
-		r := allBlocks
-		if f.AfterSeq > 0 {
-			start, err := db.blockOf(ctx, f.AfterSeq)
-			if err != nil {
-				return nil, err
-			}
-			r.lo = max(r.lo, start)
-			where, args = append(where, "last_seq > ?"), append(args, f.AfterSeq)
+		q := allBlocks()
+		if err := db.after(ctx, &q, f.AfterSeq); err != nil {
+			return nil, err
 		}
 		if f.BeforeSeq > 0 {
-			r.hi = min(r.hi, f.BeforeSeq-1)
+			q.hi = min(q.hi, f.BeforeSeq-1)
 		}
 		// A time bound also becomes a seq bound, found through the time
 		// indexes, so that a listing of the last hour does not read
@@ -228,18 +221,18 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 			if err != nil || !ok {
 				return nil, err
 			}
-			r.lo = max(r.lo, lo)
-			where, args = append(where, "max_time >= ?"), append(args, clampNano(f.Since))
+			q.lo = max(q.lo, lo)
+			q.where, q.args = append(q.where, "max_time >= ?"), append(q.args, clampNano(f.Since))
 		}
 		if !f.Until.IsZero() {
 			hi, ok, err := db.seqBound(ctx, untilSeqSQL, clampNano(f.Until))
 			if err != nil || !ok {
 				return nil, err
 			}
-			r.hi = min(r.hi, hi)
-			where, args = append(where, "min_time < ?"), append(args, clampNano(f.Until))
+			q.hi = min(q.hi, hi)
+			q.where, q.args = append(q.where, "min_time < ?"), append(q.args, clampNano(f.Until))
 		}
-		err = db.blocks(ctx, r, where, args, f.Desc, func(b *block) (bool, error) {
+		err = db.blocks(ctx, q, f.Desc, func(b *block) (bool, error) {
 			return visit(b.first, b.text)
 		})
 	}
@@ -258,13 +251,18 @@ const (
 	untilSeqSQL = `SELECT MAX(first_seq) FROM audit_blocks INDEXED BY audit_blocks_min_time WHERE min_time < ?`
 )
 
-// blockOf returns the first_seq of the block holding seq (0 when seq is
-// before every block): a listing or scan of the events after seq starts
-// there, found through the primary key, since last_seq has no index.
-func (db *DB) blockOf(ctx context.Context, seq int64) (int64, error) {
+// after narrows q to the blocks holding events after seq (none when seq
+// is not positive): from the block holding seq on, found through the
+// primary key since last_seq has no index, and with last_seq > seq.
+func (db *DB) after(ctx context.Context, q *blockQuery, seq int64) error {
+	if seq <= 0 {
+		return nil
+	}
 	var first int64
 	err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(first_seq), 0) FROM audit_blocks WHERE first_seq <= ?`, seq).Scan(&first)
-	return first, err
+	q.lo = max(q.lo, first)
+	q.where, q.args = append(q.where, "last_seq > ?"), append(q.args, seq)
+	return err
 }
 
 // seqBound runs a MIN or MAX query over audit_blocks; ok is false when no
@@ -323,20 +321,32 @@ func (db *DB) indexedBlocks(ctx context.Context, q string, key any, desc bool,
 	return nil
 }
 
-// blocks calls fn for each block whose first_seq is within r and that
-// matches every condition of where (SQL over audit_blocks' other columns,
-// with args), in seq order (newest first with desc), until fn says stop. It reads blockPage blocks per query; the
-// blocks fn gets have no lookup keys (requests, reviews).
-func (db *DB) blocks(ctx context.Context, r seqRange, where []string, args []any, desc bool, fn func(*block) (bool, error)) error {
-	if r.lo > r.hi {
+// blockQuery selects blocks: those whose first_seq is within [lo, hi]
+// and that match every condition of where (SQL over audit_blocks' other
+// columns, with args).
+type blockQuery struct {
+	lo, hi int64
+	where  []string
+	args   []any
+}
+
+// allBlocks selects every block: seqs start at 1, and the bounds stay
+// clear of overflow when the page cursor steps past them.
+func allBlocks() blockQuery { return blockQuery{lo: 0, hi: math.MaxInt64 - 1} }
+
+// blocks calls fn for each block q selects, in seq order (newest first
+// with desc), until fn says stop. It reads blockPage blocks per query;
+// the blocks fn gets have no lookup keys (requests, reviews).
+func (db *DB) blocks(ctx context.Context, q blockQuery, desc bool, fn func(*block) (bool, error)) error {
+	if q.lo > q.hi {
 		return nil
 	}
-	q, cursor, bound := blocksQuery(where, desc), r.lo-1, r.hi
+	query, cursor, bound := blocksQuery(q.where, desc), q.lo-1, q.hi
 	if desc {
-		cursor, bound = r.hi+1, r.lo
+		cursor, bound = q.hi+1, q.lo
 	}
 	for {
-		page, err := queryList(ctx, db.r, "audit blocks", q, append(slices.Clip(args), cursor, bound, blockPage),
+		page, err := queryList(ctx, db.r, "audit blocks", query, append(slices.Clip(q.args), cursor, bound, blockPage),
 			func(s rowScanner) (*block, error) {
 				var b block
 				return &b, s.Scan(&b.first, &b.last, &b.minTime, &b.maxTime, &b.lastHash, &b.text)
@@ -355,14 +365,6 @@ func (db *DB) blocks(ctx context.Context, r seqRange, where []string, args []any
 		cursor = page[len(page)-1].first
 	}
 }
-
-// seqRange bounds the first_seq of the blocks a query reads, both ends
-// inclusive.
-type seqRange struct{ lo, hi int64 }
-
-// allBlocks is every block: seqs start at 1, and the bounds stay clear of
-// overflow when the page cursor steps past them.
-var allBlocks = seqRange{lo: 0, hi: math.MaxInt64 - 1}
 
 // blocksQuery is the query of one page of blocks: the page cursor and the
 // far end of the range are the only bounds on first_seq, one on each side,
@@ -397,15 +399,11 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 	var errFn error
 	var want lookupSums
 	lastFirst := int64(-1)
-	r := allBlocks
-	if afterSeq > 0 {
-		start, err := db.blockOf(ctx, afterSeq)
-		if err != nil {
-			return fmt.Errorf("scan audit: %w", err)
-		}
-		r.lo = start
+	q := allBlocks()
+	if err := db.after(ctx, &q, afterSeq); err != nil {
+		return fmt.Errorf("scan audit: %w", err)
 	}
-	err := db.blocks(ctx, r, []string{"last_seq > ?"}, []any{afterSeq}, false, func(b *block) (bool, error) {
+	err := db.blocks(ctx, q, false, func(b *block) (bool, error) {
 		events, err := decodeBlock(b.first, b.text)
 		if err != nil {
 			return true, err
