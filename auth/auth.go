@@ -52,7 +52,8 @@ func (e *AuthError) Unwrap() error {
 // Defaults New sets.
 const (
 	// DefaultCacheTTL is zero: a revocation made by another process (the
-	// operator CLI, another replica) is effective at once. Every call
+	// operator CLI, another replica) is effective at once, or as soon as
+	// an announcing store's version shows it. Every call
 	// reads the token from the store, unless the store announces token
 	// changes (TokenVersioner, as the SQLite store does): then a token is
 	// kept until the next change, or VersionedCacheTTL. A deployment may
@@ -70,7 +71,10 @@ const (
 // TokenVersioner is implemented by a TokenStore that can tell, much more
 // cheaply than reading a token, whether any token may have changed: the
 // version differs after every revocation or rotation committed by any
-// process using the same store. ok is false when it cannot tell.
+// process using the same store: at once for changes made through the
+// same store value, and for other processes' changes after at most a
+// short delay the store documents (the SQLite store: a millisecond,
+// sqlite.TokenVersionRecheck). ok is false when it cannot tell.
 type TokenVersioner interface {
 	TokensVersion() (version uint64, ok bool)
 }
@@ -97,8 +101,9 @@ type Authenticator struct {
 	// VersionedCacheTTL). Revoke and Rotate through this Authenticator
 	// take effect at once regardless; a revocation, rotation or deletion
 	// made elsewhere (qgate token revoke in another process, another
-	// replica) takes effect at the next call if the store announced it,
-	// and within CacheTTL otherwise.
+	// replica) takes effect as soon as the store's version shows it
+	// (TokenVersioner) if the store announced it, and within CacheTTL
+	// otherwise.
 	CacheTTL time.Duration
 	// TouchInterval is how often Verify records a token's use in the
 	// store: at most once per TouchInterval per token (by Now), so that a
