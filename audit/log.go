@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/audit/journal"
 )
 
 // DefaultMaxBatch is LogOptions.MaxBatch when it is zero.
@@ -50,6 +52,14 @@ type LogOptions struct {
 	MaxBatch int
 	// Durability applies to AppendAllowed; default DurabilitySync.
 	Durability Durability
+	// Journal, under DurabilitySync, makes AppendAllowed return once its
+	// event is in the journal (one write and one fdatasync for all the
+	// events that arrive together) instead of once the store committed
+	// it; the writer then commits those events with its next batch,
+	// recording how far the journal is applied (JournalStore). It must
+	// have been replayed into the store (ReplayJournal). The Log uses it
+	// only if the store is a JournalStore, and closes it on Close.
+	Journal *journal.Journal
 	// Logger receives failed batches. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -59,6 +69,15 @@ type LogStats struct {
 	Events  int64 // events appended successfully
 	Batches int64 // store transactions that committed
 	Failed  int64 // events whose batch failed
+}
+
+// JournalStore is an AuditStore that can record, in the same transaction
+// as a batch, that the Log's journal is applied up to a sequence number,
+// and return that mark. *sqlite.DB implements it.
+type JournalStore interface {
+	qgate.AuditStore
+	AppendAuditMarked(ctx context.Context, events []*qgate.AuditEvent, mark int64) error
+	AuditJournalMark(ctx context.Context) (int64, error)
 }
 
 // Log appends audit events with group commit. One writer goroutine takes
@@ -94,6 +113,20 @@ type Log struct {
 	kick     chan struct{}
 
 	events, batches, failed atomic.Int64
+
+	// With a journal (LogOptions.Journal): AppendAllowed's events go to
+	// jq; the journal goroutine writes them to j and moves them to async.
+	// applied is the journal mark the store holds; appliedCh is closed
+	// and replaced whenever it grows. jbroken is set when the journal
+	// failed: AppendAllowed is Append from then on.
+	j         *journal.Journal
+	jstore    JournalStore
+	jq        chan *pending
+	jdone     chan struct{}
+	jbroken   atomic.Bool
+	applied   atomic.Int64
+	appliedMu sync.Mutex
+	appliedCh chan struct{}
 }
 
 // pending is one queued event. The writer works on its own copy, so a
@@ -103,6 +136,8 @@ type pending struct {
 	res chan result // buffered, one result; nil for AppendAsync
 	// done is AppendAsync's callback, called by the writer.
 	done func(*qgate.AuditEvent, error)
+	// jseq is the event's journal sequence number, 0 if not journaled.
+	jseq int64
 }
 
 type result struct {
@@ -129,6 +164,16 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 		kick:       make(chan struct{}, 1),
 	}
 	l.room = sync.NewCond(&l.amu)
+	if js, ok := store.(JournalStore); ok && opts.Journal != nil && !l.allowAsync {
+		l.j, l.jstore = opts.Journal, js
+		l.jq = make(chan *pending, opts.MaxBatch)
+		l.jdone = make(chan struct{})
+		l.appliedCh = make(chan struct{})
+		l.applied.Store(opts.Journal.LastSeq())
+		go l.runJournal()
+	} else if opts.Journal != nil {
+		opts.Journal.Close() // not used: nothing to keep it open for
+	}
 	go l.run()
 	return l
 }
@@ -245,6 +290,9 @@ func (l *Log) takeAsync(batch []*pending) []*pending {
 // and makes the next calls wait for the store (see DurabilityAsync). e
 // must not be changed after the call.
 func (l *Log) AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error {
+	if l.j != nil && !l.jbroken.Load() && !l.failing.Load() {
+		return l.appendJournaled(ctx, e)
+	}
 	if !l.allowAsync || l.failing.Load() {
 		return l.Append(ctx, e)
 	}
@@ -328,16 +376,35 @@ func (l *Log) Stats() LogStats {
 }
 
 // Close stops accepting events, appends everything already queued, and
-// waits for the writer to finish. It does not close the store. It is safe
-// to call more than once.
+// waits for the writer to finish. It does not close the store; it closes
+// the journal, if any. It is safe to call more than once.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if !l.closed {
+	first := !l.closed
+	if first {
 		l.closed = true
-		close(l.queue)
+		if l.jq != nil {
+			close(l.jq)
+		}
 	}
 	l.mu.Unlock()
+	if l.jq != nil {
+		// The journal goroutine hands its last events to the writer,
+		// which must still be running for that.
+		<-l.jdone
+	}
+	if first {
+		close(l.queue)
+	}
 	<-l.done
+	if first && l.j != nil {
+		// A clean stop with everything applied leaves nothing to replay.
+		var err error
+		if !l.jbroken.Load() && l.applied.Load() >= l.j.LastSeq() {
+			err = l.j.Clear()
+		}
+		return errors.Join(err, l.j.Close())
+	}
 	return nil
 }
 
@@ -371,7 +438,7 @@ func (l *Log) run() {
 				if batch = l.takeAsync(batch[:0]); len(batch) == 0 {
 					return
 				}
-				l.flush(batch, events[:0])
+				l.flush(batch, events[:0], true)
 			}
 		}
 		if time.Since(idle) > took {
@@ -388,7 +455,7 @@ func (l *Log) run() {
 			continue // a kick for events an earlier batch took
 		}
 		start := time.Now()
-		l.flush(batch, events[:0])
+		l.flush(batch, events[:0], false)
 		took = time.Since(start)
 		// Only callers that wait come back at once; collected events
 		// ride along with whatever batch comes next.
@@ -487,14 +554,25 @@ func (l *Log) drain(batch *[]*pending) {
 	}
 }
 
-// flush appends one batch and wakes its callers.
-func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
+// flush appends one batch and wakes its callers. A batch holding
+// journaled events also records the journal mark; if it fails, those
+// events are put back for the next batch (unless closing: they stay in
+// the journal for the next start to replay), so that the mark never
+// passes an event the store does not hold.
+func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent, closing bool) {
+	var mark int64
 	for _, p := range batch {
 		events = append(events, &p.e)
+		mark = max(mark, p.jseq)
 	}
 	// The batch serves many callers, so no one caller's context may cancel
 	// it; each caller's own wait is bounded by its context instead.
-	err := l.store.AppendAudit(context.Background(), events)
+	var err error
+	if mark > 0 {
+		err = l.jstore.AppendAuditMarked(context.Background(), events, mark)
+	} else {
+		err = l.store.AppendAudit(context.Background(), events)
+	}
 	l.failing.Store(err != nil)
 	if err != nil {
 		l.failed.Add(int64(len(batch)))
@@ -502,14 +580,244 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent) {
 	} else {
 		l.batches.Add(1)
 		l.events.Add(int64(len(batch)))
+		if mark > 0 {
+			l.markApplied(mark)
+		}
 	}
+	var retry []*pending
 	for _, p := range batch {
 		switch {
 		case p.done != nil:
 			p.done(&p.e, err)
 		case p.res != nil:
 			p.res <- result{e: p.e, err: err}
+		case p.jseq > 0 && err != nil && !closing:
+			retry = append(retry, p)
 		}
 	}
+	if len(retry) > 0 {
+		// Before anything collected since: they were journaled first.
+		l.amu.Lock()
+		l.async = append(retry, l.async...)
+		l.amu.Unlock()
+	}
 	clear(events)
+}
+
+// appendJournaled hands e to the journal goroutine and waits until it is
+// in the journal, or, if the journal could not take it, until the store
+// committed it.
+func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
+	if e == nil {
+		return qgate.Errorf(qgate.EINVALID, "nil audit event")
+	}
+	// The journal goroutine clears p.res once it answered: wait on a copy.
+	res := make(chan result, 1)
+	p := &pending{e: *e, res: res}
+	if err := compactData(&p.e); err != nil {
+		return err
+	}
+	if p.e.Time.IsZero() {
+		// Stamped now, not when the store gets it: a replay after a
+		// crash must store the time the call was made.
+		p.e.Time = time.Now()
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case l.jq <- p:
+		l.mu.RUnlock()
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return fmt.Errorf("append audit: %w", ctx.Err())
+	}
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return r.err
+		}
+		if r.e.Seq != 0 { // committed by the store (the journal could not take it)
+			*e = r.e
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("append audit: %w (the event may still be recorded)", ctx.Err())
+	}
+}
+
+// runJournal is the journal goroutine: it writes what AppendAllowed
+// queued to the journal in one record per batch, moves those events, in
+// that order, to the events the writer collects (they are committed
+// with its next batch, with the journal mark), and only then wakes their
+// callers. When the journal is full it waits until the store holds
+// everything written and starts again at its beginning. If the journal
+// fails, the events go to the writer's queue and their callers wait for
+// the commit, as without a journal, and so does every AppendAllowed
+// after.
+func (l *Log) runJournal() {
+	defer close(l.jdone)
+	batch := make([]*pending, 0, l.maxBatch)
+	entries := make([][]byte, 0, l.maxBatch)
+	var buf []byte
+	var answer []chan result
+	var ends []int
+	for {
+		p, ok := <-l.jq
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], p)
+	drain:
+		for len(batch) < l.maxBatch {
+			select {
+			case p, ok := <-l.jq:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		if l.jbroken.Load() {
+			l.toQueue(batch)
+			continue
+		}
+		buf = buf[:0]
+		entries = entries[:0]
+		ends = ends[:0]
+		for _, p := range batch {
+			buf = appendEntry(buf, &p.e)
+			ends = append(ends, len(buf))
+		}
+		start := 0
+		for _, end := range ends {
+			entries = append(entries, buf[start:end])
+			start = end
+		}
+		first, err := l.j.Append(entries)
+		if errors.Is(err, journal.ErrFull) {
+			l.awaitApplied(l.j.LastSeq())
+			l.j.Rewind()
+			first, err = l.j.Append(entries)
+		}
+		clear(entries)
+		if err != nil {
+			if !errors.Is(err, journal.ErrTooLarge) {
+				l.logger.Error("audit journal failed; allowed calls now wait for the store", "err", err)
+				l.jbroken.Store(true)
+			}
+			l.toQueue(batch)
+			continue
+		}
+		// The callers are answered here, not by the writer, which must
+		// not see their channels: it may take the events at once.
+		answer = answer[:0]
+		for i, p := range batch {
+			p.jseq = first + int64(i)
+			answer = append(answer, p.res)
+			p.res = nil
+		}
+		l.amu.Lock()
+		for len(l.async) >= l.asyncMax {
+			l.room.Wait()
+		}
+		l.async = append(l.async, batch...)
+		l.amu.Unlock()
+		l.wake()
+		for _, res := range answer {
+			res <- result{} // no Seq yet: the writer gives it
+		}
+		clear(answer)
+		clear(batch)
+	}
+}
+
+// toQueue gives events the journal did not take to the writer's queue;
+// their callers wait for the commit. The queue is still open: Close
+// closes it only after the journal goroutine is done.
+func (l *Log) toQueue(batch []*pending) {
+	for _, p := range batch {
+		l.queue <- p
+	}
+	clear(batch)
+}
+
+// awaitApplied waits until the store holds the journal's entries up to
+// seq, kicking the writer so that it does not wait for more events.
+func (l *Log) awaitApplied(seq int64) {
+	for {
+		l.appliedMu.Lock()
+		ch := l.appliedCh
+		l.appliedMu.Unlock()
+		if l.applied.Load() >= seq {
+			return
+		}
+		l.wake()
+		select {
+		case <-ch:
+		case <-time.After(maxAsyncDelay):
+			// A failed batch is retried when the writer next runs.
+		}
+	}
+}
+
+// markApplied records that the store holds the journal up to seq.
+func (l *Log) markApplied(seq int64) {
+	l.appliedMu.Lock()
+	l.applied.Store(seq)
+	close(l.appliedCh)
+	l.appliedCh = make(chan struct{})
+	l.appliedMu.Unlock()
+}
+
+// ReplayJournal appends to store the entries of j that it does not hold
+// yet (those above its journal mark), in order, and then starts j for a
+// Log: Open the journal, replay it, then pass it in LogOptions. It
+// returns how many events it appended. Entries at or below the mark were
+// committed before the crash, or the clean stop, that ended the last run.
+func ReplayJournal(ctx context.Context, store JournalStore, j *journal.Journal) (int, error) {
+	mark, err := store.AuditJournalMark(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("replay audit journal: %w", err)
+	}
+	const chunk = 1024
+	var events []*qgate.AuditEvent
+	var last int64
+	n := 0
+	flush := func() error {
+		if len(events) == 0 {
+			return nil
+		}
+		if err := store.AppendAuditMarked(ctx, events, last); err != nil {
+			return fmt.Errorf("replay audit journal: %w", err)
+		}
+		n += len(events)
+		events = events[:0]
+		return nil
+	}
+	for _, en := range j.Pending() {
+		if en.Seq <= mark {
+			continue
+		}
+		e, err := decodeEntry(en.Data)
+		if err != nil {
+			return n, fmt.Errorf("replay audit journal: entry %d: %w", en.Seq, err)
+		}
+		events = append(events, e)
+		last = en.Seq
+		if len(events) == chunk {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return n, err
+	}
+	j.Start(max(mark, last) + 1)
+	return n, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/qgate/qgate"
 	pganalyze "github.com/qgate/qgate/analyze/postgres"
 	"github.com/qgate/qgate/audit"
+	"github.com/qgate/qgate/audit/journal"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
@@ -139,7 +140,13 @@ func NewServer(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: st, UI: uiHandler, Logger: logger, proxies: map[string]*httpproxy.Proxy{}, pgProxies: map[string]*pgproxy.Proxy{}, listeners: map[string]net.Listener{}}
-	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger, Durability: audit.Durability(cfg.Audit.Durability)})
+	durability := audit.Durability(cfg.Audit.Durability)
+	jr, err := openAuditJournal(st, durability, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.Audit = audit.NewLog(st, audit.LogOptions{Logger: logger, Durability: durability, Journal: jr})
 	s.Metrics = metrics.New(s.Audit.QueueDepth)
 	s.Auth = auth.New(st, key)
 	s.Auth.CacheTTL = cfg.Auth.TokenCache
@@ -422,4 +429,44 @@ func (s *Server) closeParts() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// auditJournalSize is the size of the audit journal file: 64 MiB holds
+// the request events of about 100,000 calls between two rewinds.
+const auditJournalSize = 64 << 20
+
+// openAuditJournal opens the audit journal beside an SQLite store under
+// audit.durability sync, appends to the store what the journal holds
+// beyond it (the records of calls forwarded just before a crash), and
+// returns it for the audit Log. It returns nil, and the Log commits every
+// allowed call's event before the call goes on, for other stores, for
+// async durability, and when another gateway on the same file holds the
+// journal.
+func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.Logger) (*journal.Journal, error) {
+	db, ok := st.(*sqlite.DB)
+	if !ok || durability == audit.DurabilityAsync || db.AuditJournalPath() == "" {
+		return nil, nil
+	}
+	path := db.AuditJournalPath()
+	j, err := journal.Open(path, auditJournalSize)
+	if errors.Is(err, journal.ErrLocked) {
+		logger.Warn("another qgate serve uses this store's audit journal: this one commits every allowed call's audit event before forwarding it, without the journal",
+			"journal", path)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit journal: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := audit.ReplayJournal(ctx, db, j)
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	if n > 0 {
+		logger.Info("audit journal replayed: events of calls made before the last stop are now in the audit log",
+			"journal", path, "events", n)
+	}
+	return j, nil
 }

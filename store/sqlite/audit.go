@@ -52,7 +52,44 @@ const blockPage = 16
 // stored byte for byte. Bytes of string fields that are not valid UTF-8
 // are stored as U+FFFD.
 func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error {
-	if len(events) == 0 {
+	return db.appendAudit(ctx, events, 0)
+}
+
+// AppendAuditMarked is AppendAudit that also records, in the same
+// transaction, that the audit journal is applied up to sequence number
+// mark (see AuditJournalMark). A mark lower than the one stored leaves it.
+func (db *DB) AppendAuditMarked(ctx context.Context, events []*qgate.AuditEvent, mark int64) error {
+	if mark <= 0 {
+		return qgate.Errorf(qgate.EINVALID, "append audit: journal mark %d is not positive", mark)
+	}
+	return db.appendAudit(ctx, events, mark)
+}
+
+// AuditJournalMark returns the journal sequence number recorded by the
+// last AppendAuditMarked, 0 if none.
+func (db *DB) AuditJournalMark(ctx context.Context) (int64, error) {
+	var mark int64
+	err := db.w.QueryRowContext(ctx, `SELECT applied FROM audit_journal WHERE id = 1`).Scan(&mark)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("audit journal mark: %w", err)
+	}
+	return mark, nil
+}
+
+// AuditJournalPath is where a gateway on this database keeps its audit
+// journal (package audit/journal): the database's file name followed by
+// "-audit-journal", or "" for a database that is not a plain file name.
+func (db *DB) AuditJournalPath() string { return besidePath(db.path, "-audit-journal") }
+
+// markJournalSQL records how far the audit journal is applied, never
+// moving the mark back.
+const markJournalSQL = `INSERT INTO audit_journal (id, applied) VALUES (1, ?)
+	ON CONFLICT (id) DO UPDATE SET applied = max(applied, excluded.applied)`
+
+// appendAudit is AppendAudit, recording the journal mark too when it is
+// positive.
+func (db *DB) appendAudit(ctx context.Context, events []*qgate.AuditEvent, mark int64) error {
+	if len(events) == 0 && mark == 0 {
 		return nil
 	}
 	for i, e := range events {
@@ -102,6 +139,14 @@ func (db *DB) AppendAudit(ctx context.Context, events []*qgate.AuditEvent) error
 			c.Hash = c.ChainHash()
 			chained[i] = c
 			lastSeq, lastHash = c.Seq, c.Hash
+		}
+		if mark > 0 {
+			if _, err := tx.ExecContext(ctx, markJournalSQL, mark); err != nil {
+				return fmt.Errorf("journal mark: %w", err)
+			}
+		}
+		if len(chained) == 0 {
+			return nil
 		}
 		b := newBlock(chained, db.blockBuf)
 		if cap(b.text) <= maxKeptBatch*1024 {

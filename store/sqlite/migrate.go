@@ -105,6 +105,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 		if err != nil {
 			return err
 		}
+		db.created = len(applied) == 0
 		for v, name := range applied {
 			if !known[v] {
 				return fmt.Errorf("%w: the file has migration %d (%s), this build knows up to %d; upgrade qgate",

@@ -31,13 +31,17 @@ import (
 const TokenVersionRecheck = time.Millisecond
 
 // tokenSignalPath is the announcement file of a database path, or "" for
-// a database that is not a plain file name (an in-memory database, a URI
-// with options).
-func tokenSignalPath(path string) string {
+// a database that is not a plain file name.
+func tokenSignalPath(path string) string { return besidePath(path, "-tokens") }
+
+// besidePath is the name of a file kept beside the database at path: the
+// path with suffix appended, or "" for a database that is not a plain
+// file name (an in-memory database, a URI with options).
+func besidePath(path, suffix string) string {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
 		return ""
 	}
-	return path + "-tokens"
+	return path + suffix
 }
 
 // announceTokenChange appends to the announcement file after a committed
