@@ -29,8 +29,9 @@ var ErrClosed error = &qgate.Error{Code: qgate.EINTERNAL, Message: "audit log is
 type Durability string
 
 const (
-	// DurabilitySync: AppendAllowed waits for the commit, like Append. A
-	// crash can never lose the record of a forwarded call.
+	// DurabilitySync: AppendAllowed waits until the event is on disk:
+	// in the journal, with LogOptions.Journal, otherwise committed, like
+	// Append. A crash can never lose the record of a forwarded call.
 	DurabilitySync Durability = "sync"
 	// DurabilityAsync: AppendAllowed queues the event and returns; the
 	// writer commits it with the next batch (within maxAsyncDelay, 10
@@ -124,6 +125,7 @@ type Log struct {
 	jq        chan *pending
 	jdone     chan struct{}
 	jbroken   atomic.Bool
+	flushNow  atomic.Bool // the journal is full: commit without waiting for more
 	applied   atomic.Int64
 	appliedMu sync.Mutex
 	appliedCh chan struct{}
@@ -284,11 +286,14 @@ func (l *Log) takeAsync(batch []*pending) []*pending {
 }
 
 // AppendAllowed records the request event of a call that is about to be
-// forwarded. Under DurabilitySync, and under DurabilityAsync while the
-// store is failing, it is Append. Otherwise it queues e like AppendAsync
-// and returns at once; a failure of its batch is logged by the writer
-// and makes the next calls wait for the store (see DurabilityAsync). e
-// must not be changed after the call.
+// forwarded. Under DurabilitySync with a journal it returns once e is in
+// the journal (e's Seq, PrevHash and Hash stay unset: the store gives
+// them when the writer commits it with its next batch). Under
+// DurabilitySync without one, and in both modes while the store is
+// failing, it is Append. Under DurabilityAsync it queues e like
+// AppendAsync and returns at once; a failure of its batch is logged by
+// the writer and makes the next calls wait for the store (see
+// DurabilityAsync). e must not be changed after the call.
 func (l *Log) AppendAllowed(ctx context.Context, e *qgate.AuditEvent) error {
 	if l.j != nil && !l.jbroken.Load() && !l.failing.Load() {
 		return l.appendJournaled(ctx, e)
@@ -451,6 +456,7 @@ func (l *Log) run() {
 		batch = l.fill(batch, active, min(took/lingerFraction, maxLinger))
 		batch = l.awaitWaiter(batch, timer)
 		waiting := len(batch)
+		l.flushNow.Store(false) // this batch takes what the journal waits for
 		if batch = l.takeAsync(batch); len(batch) == 0 {
 			continue // a kick for events an earlier batch took
 		}
@@ -521,7 +527,7 @@ func (l *Log) awaitWaiter(batch []*pending, timer *time.Timer) []*pending {
 	}
 	timer.Reset(maxAsyncDelay)
 	defer timer.Stop()
-	for len(batch)+l.asyncLen() < l.maxBatch {
+	for len(batch)+l.asyncLen() < l.maxBatch && !l.flushNow.Load() {
 		select {
 		case p, ok := <-l.queue:
 			if !ok {
@@ -756,6 +762,7 @@ func (l *Log) awaitApplied(seq int64) {
 		if l.applied.Load() >= seq {
 			return
 		}
+		l.flushNow.Store(true)
 		l.wake()
 		select {
 		case <-ch:

@@ -128,9 +128,10 @@ type Auth struct {
 // Audit configures the audit log.
 type Audit struct {
 	// Durability is "sync" (default: an allowed call's request event is on
-	// disk before the call is forwarded) or "async" (it is committed with
-	// the next group commit, a few milliseconds later; see
-	// audit.DurabilityAsync).
+	// disk before the call is forwarded, in the store or, with SQLite, in
+	// the audit journal beside it; see audit.LogOptions.Journal) or
+	// "async" (it is committed with the next group commit, a few
+	// milliseconds later; see audit.DurabilityAsync).
 	Durability string
 }
 

@@ -62,6 +62,9 @@ func (m *Main) auditCommand() *cobra.Command {
 				return err
 			}
 			defer o.Close()
+			if err := o.applyAuditJournal(m.Stderr); err != nil {
+				return err
+			}
 			if f.Limit > 0 {
 				f.Desc = true // the newest N, printed oldest first
 			}
@@ -107,6 +110,9 @@ func (m *Main) auditCommand() *cobra.Command {
 				return err
 			}
 			defer o.Close()
+			if err := o.applyAuditJournal(m.Stderr); err != nil {
+				return err
+			}
 			rep, err := audit.Verify(c.Context(), o.store)
 			if err != nil {
 				return err
@@ -145,6 +151,9 @@ func (m *Main) auditCommand() *cobra.Command {
 				return err
 			}
 			defer o.Close()
+			if err := o.applyAuditJournal(m.Stderr); err != nil {
+				return err
+			}
 			return audit.Export(c.Context(), o.store, m.Stdout, f)
 		},
 	}

@@ -447,26 +447,36 @@ func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.
 	if !ok || durability == audit.DurabilityAsync || db.AuditJournalPath() == "" {
 		return nil, nil
 	}
-	path := db.AuditJournalPath()
-	j, err := journal.Open(path, auditJournalSize)
+	j, n, err := replayAuditJournal(db)
 	if errors.Is(err, journal.ErrLocked) {
 		logger.Warn("another qgate serve uses this store's audit journal: this one commits every allowed call's audit event before forwarding it, without the journal",
-			"journal", path)
+			"journal", db.AuditJournalPath())
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit journal: %w", err)
+		return nil, err
+	}
+	if n > 0 {
+		logger.Info("audit journal replayed: events of calls made before the last stop are now in the audit log",
+			"journal", db.AuditJournalPath(), "events", n)
+	}
+	return j, nil
+}
+
+// replayAuditJournal opens the audit journal beside db (creating it if
+// need be) and appends to db the events it holds beyond db's journal
+// mark; it returns the journal, started, and how many events it appended.
+func replayAuditJournal(db *sqlite.DB) (*journal.Journal, int, error) {
+	j, err := journal.Open(db.AuditJournalPath(), auditJournalSize)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit journal: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := audit.ReplayJournal(ctx, db, j)
 	if err != nil {
 		j.Close()
-		return nil, err
+		return nil, n, err
 	}
-	if n > 0 {
-		logger.Info("audit journal replayed: events of calls made before the last stop are now in the audit log",
-			"journal", path, "events", n)
-	}
-	return j, nil
+	return j, n, nil
 }

@@ -10,7 +10,10 @@
 // loss of power. synchronous=NORMAL would be faster but can lose the last
 // transactions on power loss, which an audit log cannot accept. The cost of
 // the fsync per commit is amortised by group commit in package audit, which
-// appends many events in one transaction.
+// appends many events in one transaction, and, for the gateway's allowed
+// calls, by the audit journal (package audit/journal) kept beside the file
+// (AuditJournalPath): the events are on disk there first and committed
+// here in large batches, with the journal mark (AppendAuditMarked).
 //
 // # Concurrency
 //
