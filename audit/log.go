@@ -115,20 +115,36 @@ type Log struct {
 
 	events, batches, failed atomic.Int64
 
-	// With a journal (LogOptions.Journal): AppendAllowed's events go to
-	// jq; the journal goroutine writes them to j and moves them to async.
-	// applied is the journal mark the store holds; appliedCh is closed
-	// and replaced whenever it grows. jbroken is set when the journal
-	// failed: AppendAllowed is Append from then on.
+	// With a journal (LogOptions.Journal): AppendAllowed's events queue
+	// in jqueue; whoever holds the lead (jleading: a caller writing its
+	// own event, or the journal goroutine, which jkick hands it to)
+	// writes them to j and moves them to async. applied is the journal
+	// mark the store holds; appliedCh is closed and replaced whenever it
+	// grows. jbroken is set when the journal failed: AppendAllowed is
+	// Append from then on.
 	j         *journal.Journal
 	jstore    JournalStore
-	jq        chan *pending
+	jmu       sync.Mutex
+	jqueue    []*pending
+	jleading  bool
+	jbatch    []*pending // the lead's batch buffer
+	jw        journalBufs
+	jkick     chan struct{}
 	jdone     chan struct{}
 	jbroken   atomic.Bool
 	flushNow  atomic.Bool // the journal is full: commit without waiting for more
 	applied   atomic.Int64
 	appliedMu sync.Mutex
 	appliedCh chan struct{}
+}
+
+// journalBufs are the lead's buffers for encoding a journal record,
+// kept between records.
+type journalBufs struct {
+	buf     []byte
+	entries [][]byte
+	ends    []int
+	answer  []chan result
 }
 
 // pending is one queued event. The writer works on its own copy, so a
@@ -168,7 +184,7 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 	l.room = sync.NewCond(&l.amu)
 	if js, ok := store.(JournalStore); ok && opts.Journal != nil && !l.allowAsync {
 		l.j, l.jstore = opts.Journal, js
-		l.jq = make(chan *pending, opts.MaxBatch)
+		l.jkick = make(chan struct{}, 1)
 		l.jdone = make(chan struct{})
 		l.appliedCh = make(chan struct{})
 		l.applied.Store(opts.Journal.LastSeq())
@@ -388,12 +404,15 @@ func (l *Log) Close() error {
 	first := !l.closed
 	if first {
 		l.closed = true
-		if l.jq != nil {
-			close(l.jq)
+		if l.jkick != nil {
+			// No caller holds the lead now (they hold mu while they
+			// do); a lead handed on is in the kick, which the journal
+			// goroutine still receives.
+			close(l.jkick)
 		}
 	}
 	l.mu.Unlock()
-	if l.jq != nil {
+	if l.jkick != nil {
 		// The journal goroutine hands its last events to the writer,
 		// which must still be running for that.
 		<-l.jdone
@@ -610,14 +629,17 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent, closing bool) 
 	clear(events)
 }
 
-// appendJournaled hands e to the journal goroutine and waits until it is
-// in the journal, or, if the journal could not take it, until the store
-// committed it.
+// appendJournaled queues e for the journal and waits until it is in the
+// journal, or, if the journal could not take it, until the store
+// committed it. When nobody is writing to the journal, the caller writes
+// its own event at once, without waking another goroutine (the common
+// case at light load); the events queued meanwhile are left to the
+// journal goroutine, so that no caller writes for others for long.
 func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
 	if e == nil {
 		return qgate.Errorf(qgate.EINVALID, "nil audit event")
 	}
-	// The journal goroutine clears p.res once it answered: wait on a copy.
+	// p.res is cleared once it is answered: wait on a copy.
 	res := make(chan result, 1)
 	p := &pending{e: *e, res: res}
 	if err := compactData(&p.e); err != nil {
@@ -628,18 +650,20 @@ func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
 		// crash must store the time the call was made.
 		p.e.Time = time.Now()
 	}
-	l.mu.RLock()
+	l.mu.RLock() // Close waits for a caller writing to the journal
 	if l.closed {
 		l.mu.RUnlock()
 		return ErrClosed
 	}
-	select {
-	case l.jq <- p:
-		l.mu.RUnlock()
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return fmt.Errorf("append audit: %w", ctx.Err())
+	l.jmu.Lock()
+	l.jqueue = append(l.jqueue, p)
+	lead := !l.jleading
+	l.jleading = true
+	l.jmu.Unlock()
+	if lead {
+		l.leadJournal(true)
 	}
+	l.mu.RUnlock()
 	select {
 	case r := <-res:
 		if r.err != nil {
@@ -654,92 +678,112 @@ func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
 	}
 }
 
-// runJournal is the journal goroutine: it writes what AppendAllowed
-// queued to the journal in one record per batch, moves those events, in
-// that order, to the events the writer collects (they are committed
-// with its next batch, with the journal mark), and only then wakes their
-// callers. When the journal is full it waits until the store holds
-// everything written and starts again at its beginning. If the journal
-// fails, the events go to the writer's queue and their callers wait for
-// the commit, as without a journal, and so does every AppendAllowed
-// after.
-func (l *Log) runJournal() {
-	defer close(l.jdone)
-	batch := make([]*pending, 0, l.maxBatch)
-	entries := make([][]byte, 0, l.maxBatch)
-	var buf []byte
-	var answer []chan result
-	var ends []int
+// leadJournal writes the queued events to the journal, one record per
+// batch, until the queue is empty; the caller holds the lead (jleading),
+// which leadJournal gives up. A caller writing inline writes one batch
+// and hands the rest to the journal goroutine.
+func (l *Log) leadJournal(inline bool) {
 	for {
-		p, ok := <-l.jq
-		if !ok {
+		l.jmu.Lock()
+		n := min(len(l.jqueue), l.maxBatch)
+		if n == 0 {
+			l.jleading = false
+			l.jmu.Unlock()
 			return
 		}
-		batch = append(batch[:0], p)
-	drain:
-		for len(batch) < l.maxBatch {
-			select {
-			case p, ok := <-l.jq:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		if l.jbroken.Load() {
-			l.toQueue(batch)
-			continue
-		}
-		buf = buf[:0]
-		entries = entries[:0]
-		ends = ends[:0]
-		for _, p := range batch {
-			buf = appendEntry(buf, &p.e)
-			ends = append(ends, len(buf))
-		}
-		start := 0
-		for _, end := range ends {
-			entries = append(entries, buf[start:end])
-			start = end
-		}
-		first, err := l.j.Append(entries)
-		if errors.Is(err, journal.ErrFull) {
-			l.awaitApplied(l.j.LastSeq())
-			l.j.Rewind()
-			first, err = l.j.Append(entries)
-		}
-		clear(entries)
-		if err != nil {
-			if !errors.Is(err, journal.ErrTooLarge) {
-				l.logger.Error("audit journal failed; allowed calls now wait for the store", "err", err)
-				l.jbroken.Store(true)
-			}
-			l.toQueue(batch)
-			continue
-		}
-		// The callers are answered here, not by the writer, which must
-		// not see their channels: it may take the events at once.
-		answer = answer[:0]
-		for i, p := range batch {
-			p.jseq = first + int64(i)
-			answer = append(answer, p.res)
-			p.res = nil
-		}
-		l.amu.Lock()
-		for len(l.async) >= l.asyncMax {
-			l.room.Wait()
-		}
-		l.async = append(l.async, batch...)
-		l.amu.Unlock()
-		l.wake()
-		for _, res := range answer {
-			res <- result{} // no Seq yet: the writer gives it
-		}
-		clear(answer)
+		batch := append(l.jbatch[:0], l.jqueue[:n]...)
+		rest := copy(l.jqueue, l.jqueue[n:])
+		clear(l.jqueue[rest:])
+		l.jqueue = l.jqueue[:rest]
+		l.jmu.Unlock()
+		l.writeJournal(batch)
 		clear(batch)
+		l.jbatch = batch[:0]
+		if inline {
+			// Those queued while this caller wrote go with the
+			// journal goroutine.
+			l.jmu.Lock()
+			if len(l.jqueue) == 0 {
+				l.jleading = false
+				l.jmu.Unlock()
+				return
+			}
+			l.jmu.Unlock()
+			// The lead passes on with the kick; nobody else can send one
+			// before the journal goroutine gives the lead up.
+			l.jkick <- struct{}{}
+			return
+		}
 	}
+}
+
+// runJournal is the journal goroutine: it leads the journal whenever a
+// caller that wrote its own event inline hands the queue on to it.
+func (l *Log) runJournal() {
+	defer close(l.jdone)
+	for range l.jkick {
+		l.leadJournal(false)
+	}
+}
+
+// writeJournal writes batch to the journal in one record, moves those
+// events, in that order, to the events the writer collects (they are
+// committed with its next batch, with the journal mark), and only then
+// answers their callers. When the journal is full it waits until the
+// store holds everything written and starts again at its beginning. If
+// the journal fails, the events go to the writer's queue and their
+// callers wait for the commit, as without a journal, and so does every
+// AppendAllowed after. The lead (jleading) keeps one writer at a time.
+func (l *Log) writeJournal(batch []*pending) {
+	if l.jbroken.Load() {
+		l.toQueue(batch)
+		return
+	}
+	w := &l.jw
+	w.buf, w.entries, w.ends = w.buf[:0], w.entries[:0], w.ends[:0]
+	for _, p := range batch {
+		w.buf = appendEntry(w.buf, &p.e)
+		w.ends = append(w.ends, len(w.buf))
+	}
+	start := 0
+	for _, end := range w.ends {
+		w.entries = append(w.entries, w.buf[start:end])
+		start = end
+	}
+	first, err := l.j.Append(w.entries)
+	if errors.Is(err, journal.ErrFull) {
+		l.awaitApplied(l.j.LastSeq())
+		l.j.Rewind()
+		first, err = l.j.Append(w.entries)
+	}
+	clear(w.entries)
+	if err != nil {
+		if !errors.Is(err, journal.ErrTooLarge) {
+			l.logger.Error("audit journal failed; allowed calls now wait for the store", "err", err)
+			l.jbroken.Store(true)
+		}
+		l.toQueue(batch)
+		return
+	}
+	// The callers are answered here, not by the writer, which must not
+	// see their channels: it may take the events at once.
+	w.answer = w.answer[:0]
+	for i, p := range batch {
+		p.jseq = first + int64(i)
+		w.answer = append(w.answer, p.res)
+		p.res = nil
+	}
+	l.amu.Lock()
+	for len(l.async) >= l.asyncMax {
+		l.room.Wait()
+	}
+	l.async = append(l.async, batch...)
+	l.amu.Unlock()
+	l.wake()
+	for _, res := range w.answer {
+		res <- result{} // no Seq yet: the writer gives it
+	}
+	clear(w.answer)
 }
 
 // toQueue gives events the journal did not take to the writer's queue;
