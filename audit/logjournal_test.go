@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,4 +235,38 @@ func TestLog_JournalStoreFails(t *testing.T) {
 		t.Fatalf("second replay: %d events, %v; want none", n, err)
 	}
 	mustVerify(t, db, 3)
+}
+
+// TestLog_JournalFallsBack: an event too large for the journal, and every
+// event once the journal fails, are committed to the store before
+// AppendAllowed returns, as without a journal (their Seq is set).
+func TestLog_JournalFallsBack(t *testing.T) {
+	db, j := openJournaled(t, t.TempDir(), journal.MinSize)
+	l := audit.NewLog(db, audit.LogOptions{Journal: j})
+	defer l.Close()
+	small := &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: "small"}
+	if err := l.AppendAllowed(context.Background(), small); err != nil || small.Seq != 0 {
+		t.Fatalf("small event: %v, seq %d; want journaled (no seq yet)", err, small.Seq)
+	}
+	big := &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: "big",
+		Data: []byte(`{"pad":"` + strings.Repeat("x", journal.MinSize) + `"}`)}
+	if err := l.AppendAllowed(context.Background(), big); err != nil || big.Seq == 0 {
+		t.Fatalf("event larger than the journal: %v, seq %d; want committed", err, big.Seq)
+	}
+	// The journal breaks (here: its file is closed under it).
+	j.Close()
+	for i := range 3 {
+		e := &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: fmt.Sprint("after-", i)}
+		if err := l.AppendAllowed(context.Background(), e); err != nil || e.Seq == 0 {
+			t.Fatalf("after the journal failed: %v, seq %d; want committed", err, e.Seq)
+		}
+	}
+	if l.Failing() {
+		t.Fatal("a failed journal made the Log fail; the store still works")
+	}
+	var ids []string
+	db.ScanAudit(context.Background(), 0, func(e *qgate.AuditEvent) error { ids = append(ids, e.RequestID); return nil })
+	if fmt.Sprint(ids) != "[small big after-0 after-1 after-2]" {
+		t.Fatalf("stored %v", ids)
+	}
 }
