@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/store/sqlite"
 )
 
@@ -76,10 +76,10 @@ defaults: {staging: deny}
 	}
 	token := strings.TrimSpace(out)
 
-	start := func() (*exec.Cmd, *lockedBuffer) {
+	start := func() (*exec.Cmd, *syncbuf.Buffer) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestServe_CrashKeepsForwardedCalls$", "-test.count=1")
 		cmd.Env = append(os.Environ(), serveChildEnv+"="+cfg)
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ defaults: {staging: deny}
 	forwarded := map[string]bool{} // request ids of calls answered 200
 	// hammer sends calls from 16 clients until killAfter more were
 	// answered, then kills cmd with SIGKILL.
-	hammer := func(cmd *exec.Cmd, logs *lockedBuffer, killAfter int) {
+	hammer := func(cmd *exec.Cmd, logs *syncbuf.Buffer, killAfter int) {
 		var mu sync.Mutex
 		goal := len(forwarded) + killAfter
 		var wg sync.WaitGroup
@@ -211,23 +211,4 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// lockedBuffer is a bytes.Buffer that a child process's output can be
-// copied into while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
