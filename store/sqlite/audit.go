@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/internal/jsonenc"
@@ -175,7 +176,12 @@ func (db *DB) insertBlock(ctx context.Context, tx *sql.Tx, b block) error {
 		}
 		return err
 	}
-	if err := exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, string(b.text)); err != nil {
+	// The text goes in as TEXT, as it always has, without copying it
+	// into a Go string first (hundreds of KB per batch under load): the
+	// driver copies it into SQLite during the call, and b.text is not
+	// changed before the next append (under auditMu).
+	text := unsafe.String(unsafe.SliceData(b.text), len(b.text))
+	if err := exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, text); err != nil {
 		return fmt.Errorf("seq %d..%d: %w", b.first, b.last, err)
 	}
 	if len(b.requests) > 0 {
