@@ -7,6 +7,7 @@
 #   go build -o /tmp/qgate-new ./cmd/qgate          # on the change
 #   scripts/bench/http-pair.sh /tmp/qgate-old /tmp/qgate-new
 #   DURABILITY=sync ROUNDS=6 scripts/bench/http-pair.sh A B
+#   DURABILITY=async DURABILITY_B=sync scripts/bench/http-pair.sh Q Q   # one build, two modes
 #
 # Each build serves its own HTTP target (SQLite store in a temporary
 # directory, the allow policy of http.sh) in front of one shared upstream
@@ -24,6 +25,7 @@ ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-8s}
 CONNS=${CONNS:-32}
 DURABILITY=${DURABILITY:-async}
+DURABILITY_B=${DURABILITY_B:-$DURABILITY}
 BASE_PORT=${BASE_PORT:-17300}
 REQ_PATH=${REQ_PATH:-/v1/users/42?expand=orders}
 
@@ -58,7 +60,9 @@ for i in 0 1; do
 	[ "$i" = 0 ] || bin=$B
 	dir=$WORK/$i
 	PORT[$i]=$((BASE_PORT + 1 + 2 * i))
-	qgate_config "$dir" "${PORT[$i]}" $((BASE_PORT + 2 + 2 * i)) "$P_UP" "$DURABILITY"
+	durability=$DURABILITY
+	[ "$i" = 0 ] || durability=$DURABILITY_B
+	qgate_config "$dir" "${PORT[$i]}" $((BASE_PORT + 2 + 2 * i)) "$P_UP" "$durability"
 	TOKEN[$i]=$("$bin" token create --config "$dir/qgate.yaml" --identity bench --roles reader)
 	"$bin" serve --config "$dir/qgate.yaml" >"$dir/serve.log" 2>&1 &
 	PID[$i]=$!
@@ -78,7 +82,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 per_req() { awk -v t="$1" -v n="$2" -v tck="$TCK" 'BEGIN {printf "%.1f", t / tck * 1e6 / n}'; }
 
-printf 'audit.durability %s, wrk -t1 -c%s -d%s against each at once\n' "$DURABILITY" "$CONNS" "$DURATION"
+printf 'audit.durability %s (A) and %s (B), wrk -t1 -c%s -d%s against each at once\n' "$DURABILITY" "$DURABILITY_B" "$CONNS" "$DURATION"
 printf '%-6s %14s %14s %8s\n' round 'A CPU-µs/req' 'B CPU-µs/req' 'B/A'
 ratios=()
 for r in $(seq "$ROUNDS"); do
