@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,7 +65,24 @@ type Journal struct {
 	last    int64  // sequence number of the last entry written or pending
 	buf     []byte // record buffer, reused so Append does not allocate
 	err     error  // set once a write or sync fails, or on Close
+
+	// direct, when the filesystem allows it, writes records with
+	// O_DIRECT|O_DSYNC: whole pages, from a page-aligned buffer, each
+	// write durable when it returns. Records are packed as ever, so the
+	// page that holds the end of the last record is written again with
+	// the next one: dbuf[:off%pageSize] keeps its bytes.
+	direct *os.File
+	dbuf   []byte
 }
+
+// openDirectFile is openDirect; tests replace it to write without
+// O_DIRECT, as on filesystems that refuse it.
+var openDirectFile = openDirect
+
+// pageSize is the unit of direct writes: their offset, length and buffer
+// address are multiples of it (it covers the logical block size of every
+// common device).
+const pageSize = 4096
 
 // Open opens or creates (mode 0600) the journal file at path, locks it
 // against other processes until Close, and reads the entries of the last
@@ -145,6 +163,10 @@ func open(f *os.File, path string, size int64, created bool) (*Journal, error) {
 		return nil, err
 	}
 	j := &Journal{f: f, fd: fd, size: size, pending: pending}
+	if d := openDirectFile(path); d != nil {
+		j.direct = d
+		j.size = size &^ (pageSize - 1) // a direct write never goes past the end
+	}
 	if len(pending) > 0 {
 		j.last = pending[len(pending)-1].Seq
 	}
@@ -234,23 +256,84 @@ func (j *Journal) Append(entries [][]byte) (first int64, err error) {
 		return 0, errSeqRange
 	}
 
-	j.buf = appendRecord(slices.Grow(j.buf[:0], int(n)), j.nonce, j.next, entries)
-	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
-		j.err = fmt.Errorf("journal: write: %w", err)
-		return 0, j.err
-	}
-	if err := datasync(j.f, j.fd); err != nil {
-		// Whether the data reached the disk is unknown, and after a failed
-		// sync the kernel may have dropped the dirty pages, so a retry
-		// could report success for data that is lost.
-		j.err = fmt.Errorf("journal: sync: %w", err)
-		return 0, j.err
+	if err := j.write(n, entries); err != nil {
+		return 0, err
 	}
 	first = j.next
 	j.off += n
 	j.next += int64(len(entries))
 	j.last = j.next - 1
 	return first, nil
+}
+
+// write writes the record of entries, n bytes, at j.off and makes it
+// durable: with one direct write of the pages it covers, or with a write
+// and an fdatasync. A direct write the system refuses (EINVAL: an
+// alignment it does not take) turns direct writes off for good and is
+// done the other way.
+func (j *Journal) write(n int64, entries [][]byte) error {
+	if j.direct != nil {
+		err := j.writeDirect(n, entries)
+		if !errors.Is(err, unix.EINVAL) {
+			if err != nil {
+				j.err = fmt.Errorf("journal: write: %w", err)
+			}
+			return j.err
+		}
+		j.direct.Close()
+		j.direct = nil
+	}
+	j.buf = appendRecord(slices.Grow(j.buf[:0], int(n)), j.nonce, j.next, entries)
+	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
+		j.err = fmt.Errorf("journal: write: %w", err)
+		return j.err
+	}
+	if err := datasync(j.f, j.fd); err != nil {
+		// Whether the data reached the disk is unknown, and after a failed
+		// sync the kernel may have dropped the dirty pages, so a retry
+		// could report success for data that is lost.
+		j.err = fmt.Errorf("journal: sync: %w", err)
+		return j.err
+	}
+	return nil
+}
+
+// writeDirect writes the pages from the one holding j.off to the one
+// holding the record's end: the bytes of earlier records in the first
+// page (kept in dbuf), the record, zeros to the end of the last page. It
+// then keeps the last page's record bytes at the front of dbuf for the
+// next record.
+func (j *Journal) writeDirect(n int64, entries [][]byte) error {
+	head := int(j.off % pageSize)
+	if j.off == 0 {
+		head = 0
+	}
+	total := int(recordEnd(int64(head) + n))
+	if cap(j.dbuf) < total+pageSize {
+		j.dbuf = alignedBuffer(j.dbuf[:head], total+pageSize)
+	}
+	buf := appendRecord(j.dbuf[:head], j.nonce, j.next, entries)
+	buf = buf[:total]
+	clear(buf[head+int(n):])
+	start := j.off - int64(head)
+	if _, err := j.direct.WriteAt(buf, start); err != nil {
+		return err
+	}
+	end := int(int64(head)+n) &^ (pageSize - 1) // the last page's start in buf
+	copy(j.dbuf[:pageSize], buf[end:total])
+	return nil
+}
+
+// recordEnd rounds n up to a whole number of pages.
+func recordEnd(n int64) int64 { return (n + pageSize - 1) &^ (pageSize - 1) }
+
+// alignedBuffer returns a buffer of length len(keep) and capacity at
+// least size whose first byte is page-aligned, holding keep's bytes.
+func alignedBuffer(keep []byte, size int) []byte {
+	b := make([]byte, size+pageSize)
+	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (pageSize - 1))
+	b = b[skip : skip+size : skip+size]
+	return append(b[:0], keep...)
 }
 
 // Rewind makes the next record go to offset 0, under a new nonce. The
@@ -277,14 +360,25 @@ func (j *Journal) Clear() error {
 	if j.err != nil {
 		return j.err
 	}
-	var zeros [headerSize]byte
-	if _, err := j.f.WriteAt(zeros[:], 0); err != nil {
-		j.err = fmt.Errorf("journal: clear: %w", err)
-		return j.err
-	}
-	if err := datasync(j.f, j.fd); err != nil {
-		j.err = fmt.Errorf("journal: clear: %w", err)
-		return j.err
+	if j.direct != nil {
+		// The first page, zeros: it holds the first record's header.
+		j.dbuf = alignedBuffer(nil, max(cap(j.dbuf), pageSize))
+		zero := j.dbuf[:pageSize]
+		clear(zero)
+		if _, err := j.direct.WriteAt(zero, 0); err != nil {
+			j.err = fmt.Errorf("journal: clear: %w", err)
+			return j.err
+		}
+	} else {
+		var zeros [headerSize]byte
+		if _, err := j.f.WriteAt(zeros[:], 0); err != nil {
+			j.err = fmt.Errorf("journal: clear: %w", err)
+			return j.err
+		}
+		if err := datasync(j.f, j.fd); err != nil {
+			j.err = fmt.Errorf("journal: clear: %w", err)
+			return j.err
+		}
 	}
 	j.pending = nil
 	j.Rewind()
@@ -312,6 +406,9 @@ func (j *Journal) Close() error {
 	// forked meanwhile may still share the open file, and with it the lock,
 	// until it calls exec.
 	uerr := flock(j.fd, unix.LOCK_UN)
+	if j.direct != nil {
+		j.direct.Close()
+	}
 	if err := j.f.Close(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

@@ -411,6 +411,9 @@ func TestAppendErrors(t *testing.T) {
 
 	// Once a write fails, the journal stays failed.
 	j.f.Close()
+	if j.direct != nil {
+		j.direct.Close()
+	}
 	_, err1 := j.Append([][]byte{[]byte("lost")})
 	_, err2 := j.Append([][]byte{[]byte("lost")})
 	if err1 == nil || err2 != err1 {
@@ -572,4 +575,69 @@ func TestClear(t *testing.T) {
 	if p := j.Pending(); len(p) != 0 {
 		t.Fatalf("pending after Clear: %v", p)
 	}
+}
+
+// TestWriteModes runs the scenarios that depend on how records reach the
+// file both with direct writes (where the filesystem allows them: then
+// the page holding the end of one record is written again with the next)
+// and with a write and an fdatasync each.
+func TestWriteModes(t *testing.T) {
+	j := mustOpen(t, tempPath(t), MinSize)
+	t.Logf("direct writes on this filesystem: %v", j.direct != nil)
+	j.Close()
+	tests := []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"RoundTrip", TestRoundTrip}, {"Start", TestStart}, {"Damage", TestDamage},
+		{"StaleLap", TestStaleLap}, {"Chain", TestChain}, {"Full", TestFull},
+		{"AppendErrors", TestAppendErrors}, {"LargeJournal", TestLargeJournal}, {"Clear", TestClear},
+		{"ManyRecords", testManyRecords},
+	}
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			if !direct {
+				saved := openDirectFile
+				openDirectFile = func(string) *os.File { return nil }
+				t.Cleanup(func() { openDirectFile = saved })
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, tc.fn)
+			}
+		})
+	}
+}
+
+// testManyRecords appends records of many sizes, so that records start and
+// end at every offset within a page and span pages, across two laps, and
+// checks after each lap that a reopened journal holds exactly them.
+func testManyRecords(t *testing.T) {
+	path := tempPath(t)
+	const size = 64 << 10
+	j := mustOpen(t, path, size)
+	j.Start(1)
+	for lap := range 2 {
+		var want []Entry
+		for i := 0; ; i++ {
+			e := entry(1+(i*37+lap*11)%900, byte('a'+i%26))
+			es := [][]byte{e}
+			if i%3 == 0 {
+				es = append(es, entry(5, 'z'))
+			}
+			got, err := j.Append(es)
+			if errors.Is(err, ErrFull) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, x := range es {
+				want = append(want, Entry{Seq: got + int64(k), Data: x})
+			}
+		}
+		j = reopen(t, j, path, size)
+		checkPending(t, j, want)
+		j.Start(j.LastSeq() + 1)
+	}
+	j.Close()
 }
