@@ -54,7 +54,7 @@ type LogOptions struct {
 	// Durability applies to AppendAllowed; default DurabilitySync.
 	Durability Durability
 	// Journal, under DurabilitySync, makes AppendAllowed return once its
-	// event is in the journal (one write and one fdatasync for all the
+	// event is in the journal (one durable write for all the
 	// events that arrive together) instead of once the store committed
 	// it; the writer then commits those events with its next batch,
 	// recording how far the journal is applied (JournalStore). It must

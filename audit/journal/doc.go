@@ -2,7 +2,9 @@
 // audit events durable without paying for an SQLite commit per call.
 //
 // In durable mode the gateway writes each allowed call's audit event to
-// the journal (one write and one fdatasync per group of events) and
+// the journal (one durable write per group of events: O_DIRECT|O_DSYNC of
+// the pages it covers on Linux where the filesystem allows, else a write
+// and an fdatasync) and
 // forwards the call; the SQLite writer later commits the events in large
 // batches and records, in the same transaction, the highest journal
 // sequence number it has applied. After a crash, the entries above that
