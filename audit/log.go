@@ -132,7 +132,9 @@ type Log struct {
 	jkick     chan struct{}
 	jdone     chan struct{}
 	jbroken   atomic.Bool
-	flushNow  atomic.Bool // the journal is full: commit without waiting for more
+	flushNow  atomic.Bool   // the journal is full: commit without waiting for more
+	closing   atomic.Bool   // Close has begun
+	retry     time.Duration // the wait before retrying events put back after a failure
 	applied   atomic.Int64
 	appliedMu sync.Mutex
 	appliedCh chan struct{}
@@ -400,6 +402,9 @@ func (l *Log) Stats() LogStats {
 // waits for the writer to finish. It does not close the store; it closes
 // the journal, if any. It is safe to call more than once.
 func (l *Log) Close() error {
+	// A caller writing to the journal holds mu while it waits for room
+	// in a full journal: this tells it to give up (awaitApplied).
+	l.closing.Store(true)
 	l.mu.Lock()
 	first := !l.closed
 	if first {
@@ -625,9 +630,19 @@ func (l *Log) flush(batch []*pending, events []*qgate.AuditEvent, closing bool) 
 		l.amu.Lock()
 		l.async = append(retry, l.async...)
 		l.amu.Unlock()
+		// Nobody else may come to wake the writer: retry on its own,
+		// less often while the store keeps failing.
+		l.retry = min(max(2*l.retry, maxAsyncDelay), maxRetryDelay)
+		time.AfterFunc(l.retry, l.wake)
+	} else if err == nil {
+		l.retry = 0
 	}
 	clear(events)
 }
+
+// maxRetryDelay bounds the wait between retries of journaled events
+// whose batch failed.
+const maxRetryDelay = time.Second
 
 // appendJournaled queues e for the journal and waits until it is in the
 // journal, or, if the journal could not take it, until the store
@@ -752,7 +767,13 @@ func (l *Log) writeJournal(batch []*pending) {
 	}
 	first, err := l.j.Append(w.entries)
 	if errors.Is(err, journal.ErrFull) {
-		l.awaitApplied(l.j.LastSeq())
+		if !l.awaitApplied(l.j.LastSeq()) {
+			// The store fails, or the Log is closing: these callers
+			// wait for the store like any other, and get its answer.
+			clear(w.entries)
+			l.toQueue(batch)
+			return
+		}
 		l.j.Rewind()
 		first, err = l.j.Append(w.entries)
 	}
@@ -761,6 +782,14 @@ func (l *Log) writeJournal(batch []*pending) {
 		if !errors.Is(err, journal.ErrTooLarge) {
 			l.logger.Error("audit journal failed; allowed calls now wait for the store", "err", err)
 			l.jbroken.Store(true)
+		}
+		if first > 0 {
+			// The record may be on disk: the batch that commits these
+			// events must cover them with its mark, or the next start
+			// would replay them a second time.
+			for i, p := range batch {
+				p.jseq = first + int64(i)
+			}
 		}
 		l.toQueue(batch)
 		return
@@ -775,6 +804,7 @@ func (l *Log) writeJournal(batch []*pending) {
 	}
 	l.amu.Lock()
 	for len(l.async) >= l.asyncMax {
+		l.wake() // the writer may be idle, with events put back after a failure
 		l.room.Wait()
 	}
 	l.async = append(l.async, batch...)
@@ -797,21 +827,25 @@ func (l *Log) toQueue(batch []*pending) {
 }
 
 // awaitApplied waits until the store holds the journal's entries up to
-// seq, kicking the writer so that it does not wait for more events.
-func (l *Log) awaitApplied(seq int64) {
+// seq, kicking the writer so that it does not wait for more events, and
+// reports whether it does. It gives up, false, when the store fails or
+// the Log is closing: the journal must then keep what it holds.
+func (l *Log) awaitApplied(seq int64) bool {
 	for {
 		l.appliedMu.Lock()
 		ch := l.appliedCh
 		l.appliedMu.Unlock()
 		if l.applied.Load() >= seq {
-			return
+			return true
+		}
+		if l.failing.Load() || l.closing.Load() {
+			return false
 		}
 		l.flushNow.Store(true)
 		l.wake()
 		select {
 		case <-ch:
 		case <-time.After(maxAsyncDelay):
-			// A failed batch is retried when the writer next runs.
 		}
 	}
 }

@@ -270,3 +270,106 @@ func TestLog_JournalFallsBack(t *testing.T) {
 		t.Fatalf("stored %v", ids)
 	}
 }
+
+// closeWithin fails the test if Close does not return within d.
+func closeWithin(t *testing.T, l *audit.Log, d time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.Close() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("Close did not return within %v", d)
+	}
+}
+
+// storedOnce checks that every id has exactly one event in db.
+func storedOnce(t *testing.T, db *sqlite.DB, ids []string) {
+	t.Helper()
+	seen := map[string]int{}
+	db.ScanAudit(context.Background(), 0, func(e *qgate.AuditEvent) error { seen[e.RequestID]++; return nil })
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Fatalf("acknowledged %s stored %d times, want once", id, seen[id])
+		}
+	}
+}
+
+// TestLog_JournalStoreRecovers: journaled events whose batches failed
+// are retried by the writer on its own, even when nothing else is
+// appended and the writer's collection is full; once the store works
+// again every acknowledged event is stored, and Close returns.
+func TestLog_JournalStoreRecovers(t *testing.T) {
+	db, j := openJournaled(t, t.TempDir(), 1<<20)
+	st := &markFailStore{DB: db}
+	st.fail.Store(true)
+	l := audit.NewLog(st, audit.LogOptions{Journal: j, MaxBatch: 2})
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			id := fmt.Sprint("r", i)
+			if l.AppendAllowed(ctx, &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: id}) == nil {
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	st.fail.Store(false)
+	wg.Wait()
+	closeWithin(t, l, 20*time.Second)
+	if len(acked) == 0 {
+		t.Fatal("no append was acknowledged")
+	}
+	storedOnce(t, db, acked)
+}
+
+// TestLog_JournalFullStoreDown: with the journal full and the store
+// failing, callers are answered (with the store's error) instead of
+// waiting for room forever, Close returns, and what the journal
+// acknowledged is stored once by the next start.
+func TestLog_JournalFullStoreDown(t *testing.T) {
+	dir := t.TempDir()
+	db, j := openJournaled(t, dir, journal.MinSize)
+	st := &markFailStore{DB: db}
+	st.fail.Store(true)
+	l := audit.NewLog(st, audit.LogOptions{Journal: j})
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			id := fmt.Sprint("r", i)
+			if l.AppendAllowed(ctx, &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: id,
+				Data: []byte(`{"pad":"` + strings.Repeat("x", 100) + `"}`)}) == nil {
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	closeWithin(t, l, 20*time.Second)
+
+	j2, err := journal.Open(db.AuditJournalPath(), journal.MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if _, err := audit.ReplayJournal(context.Background(), db, j2); err != nil {
+		t.Fatal(err)
+	}
+	storedOnce(t, db, acked)
+	t.Logf("%d of 200 acknowledged while the store failed, all stored after the restart", len(acked))
+}

@@ -210,8 +210,8 @@ func syncDir(dir string) error {
 }
 
 // Pending returns the entries Open found, in order of sequence number. The
-// caller replays those above the mark it has applied. The entries' Data
-// stays valid until Close.
+// caller replays those above the mark it has applied, before Start, which
+// lets them go.
 func (j *Journal) Pending() []Entry {
 	return j.pending
 }
@@ -221,6 +221,7 @@ func (j *Journal) Pending() []Entry {
 // written gets sequence number next, or the last pending sequence number
 // plus one if that is higher (sequence numbers are always at least 1).
 func (j *Journal) Start(next int64) {
+	j.pending = nil // replayed: not kept for the life of the process
 	j.started = true
 	j.next = max(next, j.last+1, 1)
 	j.Rewind()
@@ -236,7 +237,9 @@ func (j *Journal) Start(next int64) {
 //
 // If the write or the sync fails, the file's contents are unknown from
 // then on, so the journal is unusable: every later Append returns the same
-// error.
+// error. That failed Append still returns first with its error: the
+// record may have reached the disk, so its entries' sequence numbers are
+// used (see LastSeq).
 func (j *Journal) Append(entries [][]byte) (first int64, err error) {
 	switch {
 	case j.err != nil:
@@ -256,14 +259,16 @@ func (j *Journal) Append(entries [][]byte) (first int64, err error) {
 		return 0, errSeqRange
 	}
 
-	if err := j.write(n, entries); err != nil {
-		return 0, err
-	}
 	first = j.next
+	err = j.write(n, entries)
+	// On an error the record may be on disk all the same (a failed sync
+	// says nothing of what reached it), so its sequence numbers are used
+	// either way: whoever stores the entries elsewhere must cover them
+	// with its mark, or a replay would store them twice.
 	j.off += n
 	j.next += int64(len(entries))
 	j.last = j.next - 1
-	return first, nil
+	return first, err
 }
 
 // write writes the record of entries, n bytes, at j.off and makes it

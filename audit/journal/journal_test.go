@@ -414,10 +414,15 @@ func TestAppendErrors(t *testing.T) {
 	if j.direct != nil {
 		j.direct.Close()
 	}
-	_, err1 := j.Append([][]byte{[]byte("lost")})
+	last := j.LastSeq()
+	first1, err1 := j.Append([][]byte{[]byte("lost"), []byte("too")})
 	_, err2 := j.Append([][]byte{[]byte("lost")})
 	if err1 == nil || err2 != err1 {
 		t.Errorf("Append after a failed write: %v, then %v; want the same error twice", err1, err2)
+	}
+	// The failed record may be on disk: its sequence numbers are used.
+	if first1 != last+1 || j.LastSeq() != last+2 {
+		t.Errorf("failed Append: first %d, LastSeq %d; want %d and %d", first1, j.LastSeq(), last+1, last+2)
 	}
 	j.Close()
 }

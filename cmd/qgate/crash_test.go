@@ -30,11 +30,12 @@ import (
 const serveChildEnv = "QGATE_TEST_SERVE_CONFIG"
 
 // TestServe_CrashKeepsForwardedCalls runs the real qgate serve in a child
-// process (durability sync, the default, so with the audit journal),
-// sends it concurrent allowed calls, kills it with SIGKILL mid-stream,
-// starts it again and stops it cleanly: every call whose response came
-// back (so was forwarded) must then have its request event in the audit
-// log, exactly once, and the chain must verify.
+// process (durability sync, so with the audit journal), sends it
+// concurrent allowed calls and kills it with SIGKILL mid-stream, three
+// times; what the journal held is stored by the next start, by a start
+// with durability async, and by audit verify. Every call whose response
+// came back (so was forwarded) must then have its request event in the
+// audit log, exactly once, and the chain must verify.
 func TestServe_CrashKeepsForwardedCalls(t *testing.T) {
 	if cfg := os.Getenv(serveChildEnv); cfg != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM) // as main does
@@ -55,8 +56,10 @@ func TestServe_CrashKeepsForwardedCalls(t *testing.T) {
 	dir := t.TempDir()
 	target, api := freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "qgate.yaml")
-	doc := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
+	configure := func(durability string) {
+		doc := fmt.Sprintf(`store: {driver: sqlite, dsn: %s}
 server: {listen: %s}
+audit: {durability: %s}
 targets:
   - name: api
     protocol: http
@@ -66,10 +69,12 @@ targets:
 policies:
   - {name: reads, when: "http.method == 'GET'", action: allow}
 defaults: {staging: deny}
-`, filepath.Join(dir, "qgate.db"), api, target, up.URL)
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
+`, filepath.Join(dir, "qgate.db"), api, durability, target, up.URL)
+		if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	configure("sync")
 	out, errOut, code := run(t, "", "token", "create", "--config", cfg, "--identity", "bench", "--roles", "reader")
 	if code != 0 {
 		t.Fatalf("token create: %s", errOut)
@@ -152,48 +157,71 @@ defaults: {staging: deny}
 		client.CloseIdleConnections()
 	}
 
+	// checkStored: every call answered so far has exactly one request
+	// event in the database.
+	checkStored := func(after string) {
+		t.Helper()
+		db, err := sqlite.Open(filepath.Join(dir, "qgate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		seen := map[string]int{}
+		if err := db.ScanAudit(context.Background(), 0, func(e *qgate.AuditEvent) error {
+			if e.Type == qgate.AuditRequest {
+				seen[e.RequestID]++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for id := range forwarded {
+			if seen[id] != 1 {
+				t.Fatalf("%s: forwarded call %s has %d request events, want 1", after, id, seen[id])
+			}
+		}
+		t.Logf("%s: %d calls answered, %d reached the upstream, %d request events stored",
+			after, len(forwarded), upstreamCalls.Load(), len(seen))
+	}
+	// replayed tells whether a start or a command stored events from the
+	// journal. Whether any were left depends on the moment of the kill,
+	// so it is logged, not required; checkStored is what must hold.
+	replayed := func(what, logs string) {
+		if !strings.Contains(logs, "audit journal replayed") && !strings.Contains(logs, "from the journal") {
+			t.Logf("%s stored nothing from the journal (every event was committed before the kill)", what)
+		}
+	}
+
 	// First crash: the restarted serve stores what the journal holds
 	// before it listens.
 	cmd, logs := start()
 	hammer(cmd, logs, 1500)
 	cmd, logs = start()
-	if !strings.Contains(logs.String(), "audit journal replayed") {
-		t.Logf("no replay logged (every event was committed before the kill):\n%s", logs.String())
-	}
-	// Second crash: this time the audit commands store it.
+	replayed("the restart", logs.String())
+	// Second crash: a start with audit.durability async, which uses no
+	// journal, still stores what the last one left.
 	hammer(cmd, logs, 1500)
 	if _, err := os.Stat(filepath.Join(dir, "qgate.db-audit-journal")); err != nil {
 		t.Fatalf("no audit journal beside the database: %v", err)
 	}
-
+	configure("async")
+	cmd, logs = start()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("async start: %v\n%s", err, logs.String())
+	}
+	replayed("the async start", logs.String())
+	checkStored("after an async start")
+	// Third crash: this time the audit commands store it.
+	configure("sync")
+	cmd, logs = start()
+	hammer(cmd, logs, 1500)
 	out, errOut, code = run(t, "", "audit", "verify", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("audit verify: %s%s", out, errOut)
 	}
-	if !strings.Contains(errOut, "from the journal") {
-		t.Logf("audit verify stored nothing from the journal (every event was committed before the kill): %s", errOut)
-	}
-	db, err := sqlite.Open(filepath.Join(dir, "qgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	seen := map[string]int{}
-	if err := db.ScanAudit(context.Background(), 0, func(e *qgate.AuditEvent) error {
-		if e.Type == qgate.AuditRequest {
-			seen[e.RequestID]++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for id := range forwarded {
-		if seen[id] != 1 {
-			t.Fatalf("forwarded call %s has %d request events, want 1", id, seen[id])
-		}
-	}
-	t.Logf("%d calls answered before the kills, %d reached the upstream, %d request events stored",
-		len(forwarded), upstreamCalls.Load(), len(seen))
+	replayed("audit verify", errOut)
+	checkStored("after audit verify")
 	// A journal that was stored is cleared: the next start replays nothing.
 	cmd, logs = start()
 	cmd.Process.Signal(syscall.SIGTERM)

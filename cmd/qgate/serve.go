@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -444,8 +445,17 @@ const auditJournalSize = 64 << 20
 // journal.
 func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.Logger) (*journal.Journal, error) {
 	db, ok := st.(*sqlite.DB)
-	if !ok || durability == audit.DurabilityAsync || db.AuditJournalPath() == "" {
+	if !ok || db.AuditJournalPath() == "" {
 		return nil, nil
+	}
+	if durability == audit.DurabilityAsync {
+		// No journal, but one left by a durable run must be stored.
+		n, err := storeAuditJournal(db)
+		if n > 0 {
+			logger.Info("audit journal replayed: events of calls made before the last stop are now in the audit log",
+				"journal", db.AuditJournalPath(), "events", n)
+		}
+		return nil, err
 	}
 	j, n, err := replayAuditJournal(db)
 	if errors.Is(err, journal.ErrLocked) {
@@ -461,6 +471,25 @@ func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.
 			"journal", db.AuditJournalPath(), "events", n)
 	}
 	return j, nil
+}
+
+// storeAuditJournal appends to db the events that the audit journal
+// beside it holds beyond db's mark, if there is a journal and no running
+// qgate serve holds it (one that does stores them itself within
+// milliseconds), and then clears it. It returns how many it stored.
+func storeAuditJournal(db *sqlite.DB) (int, error) {
+	if _, err := os.Stat(db.AuditJournalPath()); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	j, n, err := replayAuditJournal(db)
+	if errors.Is(err, journal.ErrLocked) {
+		return 0, nil
+	}
+	if err != nil {
+		return n, err
+	}
+	// Everything in it is in the database now.
+	return n, errors.Join(j.Clear(), j.Close())
 }
 
 // replayAuditJournal opens the audit journal beside db (creating it if

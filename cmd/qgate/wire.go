@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"os/user"
 	"time"
 
 	"github.com/qgate/qgate"
 	pganalyze "github.com/qgate/qgate/analyze/postgres"
-	"github.com/qgate/qgate/audit/journal"
 	"github.com/qgate/qgate/auth"
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/gate"
@@ -64,29 +60,17 @@ type operator struct {
 // applyAuditJournal stores the audit events that the journal of a
 // stopped qgate serve holds beyond the database (calls forwarded just
 // before a crash), so that the audit commands show them; serve would
-// store them when it next starts. A running serve holds the journal's
-// lock and stores them itself within milliseconds, so then, and when
-// there is no journal, it does nothing. It says on w how many it stored.
+// store them when it next starts. It says on w how many it stored.
 func (o *operator) applyAuditJournal(w io.Writer) error {
 	db, ok := o.store.(*sqlite.DB)
 	if !ok || db.AuditJournalPath() == "" {
 		return nil
 	}
-	if _, err := os.Stat(db.AuditJournalPath()); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	j, n, err := replayAuditJournal(db)
-	if errors.Is(err, journal.ErrLocked) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+	n, err := storeAuditJournal(db)
 	if n > 0 {
 		fmt.Fprintf(w, "stored %d audit events from the journal of a qgate serve that stopped before storing them\n", n)
 	}
-	// Everything in it is in the database now.
-	return errors.Join(j.Clear(), j.Close())
+	return err
 }
 
 func openOperator(file string) (*operator, error) {

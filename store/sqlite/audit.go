@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +83,19 @@ func (db *DB) AuditJournalMark(ctx context.Context) (int64, error) {
 // journal (package audit/journal): the database's file name followed by
 // "-audit-journal", or "" for a database that is not a plain file name.
 func (db *DB) AuditJournalPath() string { return besidePath(db.path, "-audit-journal") }
+
+// removeAuditJournal deletes the audit journal beside the database, if
+// there is one.
+func (db *DB) removeAuditJournal() error {
+	p := db.AuditJournalPath()
+	if p == "" {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the audit journal of an earlier database: %w", err)
+	}
+	return nil
+}
 
 // markJournalSQL records how far the audit journal is applied, never
 // moving the mark back.

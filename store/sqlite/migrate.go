@@ -105,7 +105,15 @@ func (db *DB) migrate(ctx context.Context, ms []migration) error {
 		if err != nil {
 			return err
 		}
-		db.created = len(applied) == 0
+		if len(applied) == 0 {
+			// A new database. An audit journal beside it belongs to
+			// one that was deleted: its events must not be replayed
+			// into this one. It goes before the schema is committed,
+			// so that a crash in between cannot leave both.
+			if err := db.removeAuditJournal(); err != nil {
+				return err
+			}
+		}
 		for v, name := range applied {
 			if !known[v] {
 				return fmt.Errorf("%w: the file has migration %d (%s), this build knows up to %d; upgrade qgate",

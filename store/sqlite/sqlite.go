@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -54,9 +52,6 @@ type DB struct {
 	auditMu  sync.Mutex
 	chainBuf []qgate.AuditEvent
 	blockBuf []byte
-
-	// created is set by Open when it made the schema from nothing.
-	created bool
 }
 
 // Open opens (creating if needed) the SQLite database at path, a file
@@ -96,14 +91,6 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		db.w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	if p := db.AuditJournalPath(); db.created && p != "" {
-		// An audit journal beside a new database belongs to one that was
-		// deleted: its events must not be replayed into this one.
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			db.w.Close()
-			return nil, fmt.Errorf("open store %s: remove the audit journal of an earlier database: %w", path, err)
-		}
 	}
 
 	for _, p := range []struct {
