@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/audit/journal"
 	"github.com/qgate/qgate/internal/syncbuf"
 	"github.com/qgate/qgate/store/sqlite"
 )
@@ -239,4 +242,47 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestRemoveEmptyAuditJournal: qgate demo deletes its audit journal on
+// the way out only when nothing in it is left to replay and no process
+// holds it.
+func TestRemoveEmptyAuditJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qgate.db-audit-journal")
+	if err := removeEmptyAuditJournal(path); err != nil {
+		t.Fatalf("no journal: %v", err)
+	}
+	j, err := journal.Open(path, journal.MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Start(1)
+	if _, err := j.Append([][]byte{[]byte("pending")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeEmptyAuditJournal(path); err != nil { // locked: left alone
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := removeEmptyAuditJournal(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a journal with an entry to replay was removed: %v", err)
+	}
+	j, err = journal.Open(path, journal.MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Start(2)
+	if err := j.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := removeEmptyAuditJournal(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an empty journal was kept: %v", err)
+	}
 }

@@ -147,7 +147,12 @@ PostgreSQL (any client; the user is the token's id, the password the token):
 			fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")
 			<-ctx.Done()
 			fmt.Fprintln(m.Stderr, "stopping qgate demo")
-			return s.Close()
+			if err := s.Close(); err != nil {
+				return err
+			}
+			// The directory stays for a look afterwards; its 64 MiB audit
+			// journal need not, once a clean stop left nothing in it.
+			return removeEmptyAuditJournal(filepath.Join(dir, "qgate.db-audit-journal"))
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where to keep the demo's store and config (default: a new temporary directory)")

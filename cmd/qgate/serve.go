@@ -492,6 +492,27 @@ func storeAuditJournal(db *sqlite.DB) (int, error) {
 	return n, errors.Join(j.Clear(), j.Close())
 }
 
+// removeEmptyAuditJournal deletes the audit journal at path if it holds
+// nothing to replay and no process uses it; a journal with entries, or
+// none at all, is left alone.
+func removeEmptyAuditJournal(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	j, err := journal.Open(path, auditJournalSize)
+	if errors.Is(err, journal.ErrLocked) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit journal: %w", err)
+	}
+	empty := len(j.Pending()) == 0
+	if err := j.Close(); err != nil || !empty {
+		return err
+	}
+	return os.Remove(path)
+}
+
 // replayAuditJournal opens the audit journal beside db (creating it if
 // need be) and appends to db the events it holds beyond db's journal
 // mark; it returns the journal, started, and how many events it appended.
