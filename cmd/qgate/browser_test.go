@@ -134,7 +134,7 @@ const browserPolicies = `
     targets: [api]
     when: http.method == 'PUT'
     action: review
-    review: {approvers: [dba], timeout: 3s}
+    review: {approvers: [dba], timeout: 10s}
   - name: api-reads
     targets: [api]
     when: http.method == 'GET'
@@ -741,7 +741,9 @@ func TestBrowser(t *testing.T) {
 		do(t, alice, "alice's page follows", chromedp.WaitVisible(chromedp.CSS(".pagehead .st-approved")))
 	})
 
-	// An expired review leaves the open inbox by itself.
+	// An expired review leaves the open inbox by itself. Its timeout
+	// (10 s) leaves the page time to show the row first on a loaded
+	// machine: with 3 s, the row once expired before it was drawn.
 	t.Run("Expiry", func(t *testing.T) {
 		t.Parallel()
 		alice := tab(t, 30*time.Second)
