@@ -207,22 +207,42 @@ func NewLog(store qgate.AuditStore, opts LogOptions) *Log {
 // ctx bounds the wait. If it ends after e was queued, Append returns
 // ctx's error and e may still be appended.
 func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
-	if e == nil {
-		return qgate.Errorf(qgate.EINVALID, "nil audit event")
-	}
-	p := &pending{e: *e, res: make(chan result, 1)}
-	if err := compactData(&p.e); err != nil {
+	res := make(chan result, 1)
+	p, err := newPending(e, res)
+	if err != nil {
 		return err
 	}
 	if err := l.enqueue(ctx, p); err != nil {
 		return err
 	}
+	return await(ctx, res, e)
+}
+
+// newPending copies e into a pending event answered on res (nil for
+// AppendAsync), its data compacted; EINVALID if e is nil or its data is
+// not JSON.
+func newPending(e *qgate.AuditEvent, res chan result) (*pending, error) {
+	if e == nil {
+		return nil, qgate.Errorf(qgate.EINVALID, "nil audit event")
+	}
+	p := &pending{e: *e, res: res}
+	if err := compactData(&p.e); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// await waits for the answer to an event queued with res, up to ctx,
+// and sets e to the event as the store appended it, if it did.
+func await(ctx context.Context, res chan result, e *qgate.AuditEvent) error {
 	select {
-	case r := <-p.res:
+	case r := <-res:
 		if r.err != nil {
 			return r.err
 		}
-		*e = r.e
+		if r.e.Seq != 0 { // a journaled event has none yet
+			*e = r.e
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("append audit: %w (the event may still be recorded)", ctx.Err())
@@ -238,13 +258,11 @@ func (l *Log) Append(ctx context.Context, e *qgate.AuditEvent) error {
 // is slower than the callers), AppendAsync waits for the writer to take
 // them. Close appends every event queued before it.
 func (l *Log) AppendAsync(e *qgate.AuditEvent, done func(*qgate.AuditEvent, error)) error {
-	if e == nil {
-		return qgate.Errorf(qgate.EINVALID, "nil audit event")
-	}
-	p := &pending{e: *e, done: done}
-	if err := compactData(&p.e); err != nil {
+	p, err := newPending(e, nil)
+	if err != nil {
 		return err
 	}
+	p.done = done
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -651,13 +669,10 @@ const maxRetryDelay = time.Second
 // case at light load); the events queued meanwhile are left to the
 // journal goroutine, so that no caller writes for others for long.
 func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
-	if e == nil {
-		return qgate.Errorf(qgate.EINVALID, "nil audit event")
-	}
 	// p.res is cleared once it is answered: wait on a copy.
 	res := make(chan result, 1)
-	p := &pending{e: *e, res: res}
-	if err := compactData(&p.e); err != nil {
+	p, err := newPending(e, res)
+	if err != nil {
 		return err
 	}
 	if p.e.Time.IsZero() {
@@ -679,18 +694,7 @@ func (l *Log) appendJournaled(ctx context.Context, e *qgate.AuditEvent) error {
 		l.leadJournal(true)
 	}
 	l.mu.RUnlock()
-	select {
-	case r := <-res:
-		if r.err != nil {
-			return r.err
-		}
-		if r.e.Seq != 0 { // committed by the store (the journal could not take it)
-			*e = r.e
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("append audit: %w (the event may still be recorded)", ctx.Err())
-	}
+	return await(ctx, res, e)
 }
 
 // leadJournal writes the queued events to the journal, one record per
