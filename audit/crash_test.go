@@ -107,16 +107,9 @@ func testCrash(t *testing.T, name, mode string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	replayed := 0
+	n := 0
 	if mode == "journal" {
-		j, err := journal.Open(db.AuditJournalPath(), crashJournalSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if replayed, err = audit.ReplayJournal(context.Background(), db, j); err != nil {
-			t.Fatal(err)
-		}
-		j.Close()
+		n = replayed(t, db, crashJournalSize)
 	}
 	rep, err := audit.Verify(context.Background(), db)
 	if err != nil {
@@ -142,7 +135,7 @@ func testCrash(t *testing.T, name, mode string) {
 		}
 	}
 	t.Logf("killed after %d acknowledgements; %d events stored (%d replayed from the journal), chain OK",
-		len(acked), rep.Events, replayed)
+		len(acked), rep.Events, n)
 }
 
 // crashChild appends forever (or for a minute, should the parent vanish)

@@ -27,14 +27,32 @@ func openJournaled(tb testing.TB, dir string, size int64) (*sqlite.DB, *journal.
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	j, _ := openReplayed(tb, db, size)
+	return db, j
+}
+
+// openReplayed opens db's journal (size bytes), as the next start would,
+// and replays it into db; it returns the journal and how many events the
+// replay appended.
+func openReplayed(tb testing.TB, db *sqlite.DB, size int64) (*journal.Journal, int) {
+	tb.Helper()
 	j, err := journal.Open(db.AuditJournalPath(), size)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := audit.ReplayJournal(context.Background(), db, j); err != nil {
+	n, err := audit.ReplayJournal(context.Background(), db, j)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return db, j
+	return j, n
+}
+
+// replayed is openReplayed for a journal that is closed at once.
+func replayed(tb testing.TB, db *sqlite.DB, size int64) int {
+	tb.Helper()
+	j, n := openReplayed(tb, db, size)
+	j.Close()
+	return n
 }
 
 // TestLog_Journal: under DurabilitySync with a journal, concurrent
@@ -206,15 +224,9 @@ func TestLog_JournalStoreFails(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	j2, err := journal.Open(db.AuditJournalPath(), 1<<20)
-	if err != nil {
-		t.Fatal(err)
+	if n := replayed(t, db, 1<<20); n != 1 {
+		t.Fatalf("replay: %d events, want 1", n)
 	}
-	n, err := audit.ReplayJournal(context.Background(), db, j2)
-	if err != nil || n != 1 {
-		t.Fatalf("replay: %d events, %v; want 1", n, err)
-	}
-	j2.Close()
 	got, err := db.ListAudit(context.Background(), qgate.AuditFilter{RequestID: "third"})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("third after replay: %v, %v", got, err)
@@ -226,13 +238,8 @@ func TestLog_JournalStoreFails(t *testing.T) {
 	}
 
 	// A second start replays nothing: the mark covers it.
-	j3, err := journal.Open(db.AuditJournalPath(), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j3.Close()
-	if n, err := audit.ReplayJournal(context.Background(), db, j3); err != nil || n != 0 {
-		t.Fatalf("second replay: %d events, %v; want none", n, err)
+	if n := replayed(t, db, 1<<20); n != 0 {
+		t.Fatalf("second replay: %d events, want none", n)
 	}
 	mustVerify(t, db, 3)
 }
@@ -271,6 +278,33 @@ func TestLog_JournalFallsBack(t *testing.T) {
 	}
 }
 
+// appendAllowedFrom starts n goroutines that each append one allowed
+// event (request ids r0, r1, ..., with data) and give up after 20 s; the
+// function it returns waits for them and returns the ids acknowledged.
+func appendAllowedFrom(l *audit.Log, n int, data []byte) func() []string {
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			id := fmt.Sprint("r", i)
+			if l.AppendAllowed(ctx, &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: id, Data: data}) == nil {
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	return func() []string {
+		wg.Wait()
+		return acked
+	}
+}
+
 // closeWithin fails the test if Close does not return within d.
 func closeWithin(t *testing.T, l *audit.Log, d time.Duration) {
 	t.Helper()
@@ -304,26 +338,10 @@ func TestLog_JournalStoreRecovers(t *testing.T) {
 	st := &markFailStore{DB: db}
 	st.fail.Store(true)
 	l := audit.NewLog(st, audit.LogOptions{Journal: j, MaxBatch: 2})
-	var mu sync.Mutex
-	var acked []string
-	var wg sync.WaitGroup
-	for i := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			id := fmt.Sprint("r", i)
-			if l.AppendAllowed(ctx, &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: id}) == nil {
-				mu.Lock()
-				acked = append(acked, id)
-				mu.Unlock()
-			}
-		}()
-	}
+	wait := appendAllowedFrom(l, 64, nil)
 	time.Sleep(300 * time.Millisecond)
 	st.fail.Store(false)
-	wg.Wait()
+	acked := wait()
 	closeWithin(t, l, 20*time.Second)
 	if len(acked) == 0 {
 		t.Fatal("no append was acknowledged")
@@ -341,35 +359,10 @@ func TestLog_JournalFullStoreDown(t *testing.T) {
 	st := &markFailStore{DB: db}
 	st.fail.Store(true)
 	l := audit.NewLog(st, audit.LogOptions{Journal: j})
-	var mu sync.Mutex
-	var acked []string
-	var wg sync.WaitGroup
-	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			id := fmt.Sprint("r", i)
-			if l.AppendAllowed(ctx, &qgate.AuditEvent{Type: qgate.AuditRequest, Action: "allow", RequestID: id,
-				Data: []byte(`{"pad":"` + strings.Repeat("x", 100) + `"}`)}) == nil {
-				mu.Lock()
-				acked = append(acked, id)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acked := appendAllowedFrom(l, 200, []byte(`{"pad":"`+strings.Repeat("x", 100)+`"}`))()
 	closeWithin(t, l, 20*time.Second)
 
-	j2, err := journal.Open(db.AuditJournalPath(), journal.MinSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j2.Close()
-	if _, err := audit.ReplayJournal(context.Background(), db, j2); err != nil {
-		t.Fatal(err)
-	}
+	replayed(t, db, journal.MinSize)
 	storedOnce(t, db, acked)
 	t.Logf("%d of 200 acknowledged while the store failed, all stored after the restart", len(acked))
 }
