@@ -441,27 +441,27 @@ const auditJournalSize = 64 << 20
 // beyond it (the records of calls forwarded just before a crash), and
 // returns it for the audit Log. It returns nil, and the Log commits every
 // allowed call's event before the call goes on, for other stores, for
-// async durability, and when another gateway on the same file holds the
+// async durability (which still stores what a journal left by a durable
+// run holds), and when another gateway on the same file holds the
 // journal.
 func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.Logger) (*journal.Journal, error) {
 	db, ok := st.(*sqlite.DB)
 	if !ok || db.AuditJournalPath() == "" {
 		return nil, nil
 	}
+	var j *journal.Journal
+	var n int
+	var err error
 	if durability == audit.DurabilityAsync {
-		// No journal, but one left by a durable run must be stored.
-		n, err := storeAuditJournal(db)
-		if n > 0 {
-			logger.Info("audit journal replayed: events of calls made before the last stop are now in the audit log",
-				"journal", db.AuditJournalPath(), "events", n)
-		}
-		return nil, err
-	}
-	j, n, err := replayAuditJournal(db)
-	if errors.Is(err, journal.ErrLocked) {
+		n, err = storeAuditJournal(db)
+	} else if j, err = journal.Open(db.AuditJournalPath(), auditJournalSize); errors.Is(err, journal.ErrLocked) {
 		logger.Warn("another qgate serve uses this store's audit journal: this one commits every allowed call's audit event before forwarding it, without the journal",
 			"journal", db.AuditJournalPath())
 		return nil, nil
+	} else if err == nil {
+		n, err = replayAuditJournal(db, j)
+	} else {
+		err = fmt.Errorf("audit journal: %w", err)
 	}
 	if err != nil {
 		return nil, err
@@ -478,13 +478,11 @@ func openAuditJournal(st qgate.Store, durability audit.Durability, logger *slog.
 // qgate serve holds it (one that does stores them itself within
 // milliseconds), and then clears it. It returns how many it stored.
 func storeAuditJournal(db *sqlite.DB) (int, error) {
-	if _, err := os.Stat(db.AuditJournalPath()); errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+	j, err := openIdleAuditJournal(db.AuditJournalPath())
+	if j == nil {
+		return 0, err
 	}
-	j, n, err := replayAuditJournal(db)
-	if errors.Is(err, journal.ErrLocked) {
-		return 0, nil
-	}
+	n, err := replayAuditJournal(db, j)
 	if err != nil {
 		return n, err
 	}
@@ -496,15 +494,9 @@ func storeAuditJournal(db *sqlite.DB) (int, error) {
 // nothing to replay and no process uses it; a journal with entries, or
 // none at all, is left alone.
 func removeEmptyAuditJournal(path string) error {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	j, err := journal.Open(path, auditJournalSize)
-	if errors.Is(err, journal.ErrLocked) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("audit journal: %w", err)
+	j, err := openIdleAuditJournal(path)
+	if j == nil {
+		return err
 	}
 	empty := len(j.Pending()) == 0
 	if err := j.Close(); err != nil || !empty {
@@ -513,20 +505,31 @@ func removeEmptyAuditJournal(path string) error {
 	return os.Remove(path)
 }
 
-// replayAuditJournal opens the audit journal beside db (creating it if
-// need be) and appends to db the events it holds beyond db's journal
-// mark; it returns the journal, started, and how many events it appended.
-func replayAuditJournal(db *sqlite.DB) (*journal.Journal, int, error) {
-	j, err := journal.Open(db.AuditJournalPath(), auditJournalSize)
-	if err != nil {
-		return nil, 0, fmt.Errorf("audit journal: %w", err)
+// openIdleAuditJournal opens the audit journal at path if there is one
+// and no process holds it; otherwise it returns nil.
+func openIdleAuditJournal(path string) (*journal.Journal, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
+	j, err := journal.Open(path, auditJournalSize)
+	if errors.Is(err, journal.ErrLocked) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit journal: %w", err)
+	}
+	return j, nil
+}
+
+// replayAuditJournal appends to db the events j holds beyond db's journal
+// mark, and starts j; it returns how many it appended. On an error it
+// closes j.
+func replayAuditJournal(db *sqlite.DB, j *journal.Journal) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := audit.ReplayJournal(ctx, db, j)
 	if err != nil {
 		j.Close()
-		return nil, n, err
 	}
-	return j, n, nil
+	return n, err
 }
