@@ -310,12 +310,9 @@ func (j *Journal) write(n int64, entries [][]byte) error {
 // next record.
 func (j *Journal) writeDirect(n int64, entries [][]byte) error {
 	head := int(j.off % pageSize)
-	if j.off == 0 {
-		head = 0
-	}
 	total := int(recordEnd(int64(head) + n))
-	if cap(j.dbuf) < total+pageSize {
-		j.dbuf = alignedBuffer(j.dbuf[:head], total+pageSize)
+	if cap(j.dbuf) < total {
+		j.dbuf = alignedBuffer(j.dbuf[:head], total)
 	}
 	buf := appendRecord(j.dbuf[:head], j.nonce, j.next, entries)
 	buf = buf[:total]
@@ -367,7 +364,9 @@ func (j *Journal) Clear() error {
 	}
 	if j.direct != nil {
 		// The first page, zeros: it holds the first record's header.
-		j.dbuf = alignedBuffer(nil, max(cap(j.dbuf), pageSize))
+		if cap(j.dbuf) < pageSize {
+			j.dbuf = alignedBuffer(nil, pageSize)
+		}
 		zero := j.dbuf[:pageSize]
 		clear(zero)
 		if _, err := j.direct.WriteAt(zero, 0); err != nil {
