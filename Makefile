@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzGraphQL -fuzztime $(FUZZTIME) ./analyze/graphql
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./auth
 	$(GO) test -run '^$$' -fuzz FuzzCompactData -fuzztime $(FUZZTIME) ./audit
+	$(GO) test -run '^$$' -fuzz FuzzValid -fuzztime $(FUZZTIME) ./internal/jsonenc
 	$(GO) test -run '^$$' -fuzz FuzzClientMessages -fuzztime $(FUZZTIME) -parallel 1 ./proxy/postgres
 
 bench:

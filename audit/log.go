@@ -14,6 +14,7 @@ import (
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit/journal"
+	"github.com/qgate/qgate/internal/jsonenc"
 )
 
 // DefaultMaxBatch is LogOptions.MaxBatch when it is zero.
@@ -359,7 +360,7 @@ func compactData(e *qgate.AuditEvent) error {
 		return nil
 	}
 	if !spaceOutsideStrings(e.Data) {
-		if !json.Valid(e.Data) {
+		if !jsonenc.Valid(e.Data) {
 			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
 		}
 		return nil

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,7 +111,7 @@ func (db *DB) appendAudit(ctx context.Context, events []*qgate.AuditEvent, mark 
 		if e == nil {
 			return qgate.Errorf(qgate.EINVALID, "audit event %d is nil", i)
 		}
-		if len(e.Data) > 0 && !json.Valid(e.Data) {
+		if len(e.Data) > 0 && !jsonenc.Valid(e.Data) {
 			return qgate.Errorf(qgate.EINVALID, "audit event %d: data is not valid JSON", i)
 		}
 	}

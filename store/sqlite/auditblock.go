@@ -189,7 +189,7 @@ func decodeCanonical(b []byte) (e qgate.AuditEvent, n int, ok bool) {
 		r.value()
 		if r.ok {
 			e.Data = json.RawMessage(bytes.Clone(b[start:r.i]))
-			r.ok = json.Valid(e.Data)
+			r.ok = jsonenc.Valid(e.Data)
 		}
 	}
 	e.PrevHash = r.string(`,"prev_hash":`)
