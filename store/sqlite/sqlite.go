@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +62,9 @@ type DB struct {
 func Open(path string) (*DB, error) {
 	if path == "" {
 		return nil, qgate.Errorf(qgate.EINVALID, "open store: sqlite: empty path")
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db := &DB{Now: time.Now, path: path}
 	if p := tokenSignalPath(path); p != "" {
@@ -125,6 +130,25 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// createPrivate creates a database file that does not exist yet, empty
+// (SQLite takes an empty file for a new database) and readable by its
+// owner only: it holds the audit log, token and session hashes, and SQLite
+// would create it world-readable. Its -wal and -shm files take the same
+// mode. An existing file keeps its mode.
+func createPrivate(path string) error {
+	if besidePath(path, "") == "" {
+		return nil // in memory, or a URI: SQLite's to open
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func (db *DB) logger() *slog.Logger {
