@@ -25,7 +25,12 @@ var _ qgate.AuditStore = (*DB)(nil)
 
 const lastAuditSQL = `SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1`
 
-const insertBlockSQL = `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events)
+const insertBlockSQL = `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events, req_lo, req_hi)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertUnrangedBlockSQL stores a block of migration 0005, which runs
+// before the range columns exist.
+const insertUnrangedBlockSQL = `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events)
 	VALUES (?, ?, ?, ?, ?, ?)`
 
 // A block's lookup rows go in with one statement each, the keys as a JSON
@@ -163,7 +168,7 @@ func (db *DB) appendAudit(ctx context.Context, events []*qgate.AuditEvent, mark 
 		if len(chained) == 0 {
 			return nil
 		}
-		b := newBlock(chained, db.blockBuf)
+		b := newBlock(chained, db.blockBuf, true)
 		if cap(b.text) <= maxKeptBatch*1024 {
 			db.blockBuf = b.text[:0]
 		}
@@ -195,7 +200,13 @@ func (db *DB) insertBlock(ctx context.Context, tx *sql.Tx, b block) error {
 	// driver copies it into SQLite during the call, and b.text is not
 	// changed before the next append (under auditMu).
 	text := unsafe.String(unsafe.SliceData(b.text), len(b.text))
-	if err := exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, text); err != nil {
+	var err error
+	if b.ranged {
+		err = exec(db.addBlock, insertBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, text, b.reqLo, b.reqHi)
+	} else {
+		err = exec(nil, insertUnrangedBlockSQL, b.first, b.last, b.minTime, b.maxTime, b.lastHash, text)
+	}
+	if err != nil {
 		return fmt.Errorf("seq %d..%d: %w", b.first, b.last, err)
 	}
 	if len(b.requests) > 0 {
@@ -267,9 +278,16 @@ func (db *DB) ListAudit(ctx context.Context, f qgate.AuditFilter) ([]*qgate.Audi
 	var err error
 	switch {
 	case f.RequestID != "":
-		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_requests WHERE request_id = ?`, f.RequestID, f.Desc, visit)
+		q, args := `SELECT first_seq FROM audit_requests WHERE request_id = ?`, []any{f.RequestID}
+		if ms, ok := uuidV7Millis(f.RequestID); ok {
+			// And the blocks whose range holds it: their ranges start at
+			// most requestRangeSpan before it (blockMeta).
+			q += ` UNION SELECT first_seq FROM audit_blocks WHERE req_lo >= ? AND req_lo <= ? AND req_hi >= ?`
+			args = append(args, requestRangeFloor(ms), f.RequestID, f.RequestID)
+		}
+		err = db.indexedBlocks(ctx, q, args, f.Desc, visit)
 	case f.ReviewID != 0:
-		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_reviews WHERE review_id = ?`, f.ReviewID, f.Desc, visit)
+		err = db.indexedBlocks(ctx, `SELECT first_seq FROM audit_reviews WHERE review_id = ?`, []any{f.ReviewID}, f.Desc, visit)
 	default:
 		q := allBlocks()
 		if err := db.after(ctx, &q, f.AfterSeq); err != nil {
@@ -357,14 +375,14 @@ func auditMatches(f *qgate.AuditFilter, e *qgate.AuditEvent) bool {
 
 // indexedBlocks calls visit for each block that a lookup table lists for
 // key, in seq order (newest first with desc), until visit says stop.
-func (db *DB) indexedBlocks(ctx context.Context, q string, key any, desc bool,
+func (db *DB) indexedBlocks(ctx context.Context, q string, args []any, desc bool,
 	visit func(first int64, text []byte) (bool, error)) error {
 	if desc {
 		q += ` ORDER BY first_seq DESC`
 	} else {
 		q += ` ORDER BY first_seq`
 	}
-	firsts, err := queryList(ctx, db.r, "audit lookup", q, []any{key}, func(s rowScanner) (int64, error) {
+	firsts, err := queryList(ctx, db.r, "audit lookup", q, args, func(s rowScanner) (int64, error) {
 		var n int64
 		return n, s.Scan(&n)
 	})
@@ -414,7 +432,15 @@ func (db *DB) blocks(ctx context.Context, q blockQuery, desc bool, fn func(*bloc
 		page, err := queryList(ctx, db.r, "audit blocks", query, append(slices.Clip(q.args), cursor, bound, blockPage),
 			func(s rowScanner) (*block, error) {
 				var b block
-				return &b, s.Scan(&b.first, &b.last, &b.minTime, &b.maxTime, &b.lastHash, &b.text)
+				var lo, hi sql.NullString
+				err := s.Scan(&b.first, &b.last, &b.minTime, &b.maxTime, &b.lastHash, &b.text, &lo, &hi)
+				// One column NULL and not the other is no block qgate
+				// writes: checkBlock reports it (ranged, but lo unset).
+				b.ranged, b.reqLo, b.reqHi = hi.Valid, lo.String, hi.String
+				if lo.Valid != hi.Valid {
+					b.reqLo = "\x00"
+				}
+				return &b, err
 			})
 		if err != nil {
 			return err
@@ -443,7 +469,7 @@ func blocksQuery(where []string, desc bool) string {
 	if desc {
 		seek, order = "first_seq < ? AND first_seq >= ?", " DESC"
 	}
-	return `SELECT first_seq, last_seq, min_time, max_time, last_hash, events FROM audit_blocks WHERE ` +
+	return `SELECT first_seq, last_seq, min_time, max_time, last_hash, events, req_lo, req_hi FROM audit_blocks WHERE ` +
 		strings.Join(append(slices.Clip(where), seek), " AND ") + ` ORDER BY first_seq` + order + ` LIMIT ?`
 }
 
@@ -503,9 +529,9 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(*qgate.Audi
 // (its text is already known to be exactly what qgate writes for them:
 // decodeBlock), and returns the latter.
 func checkBlock(got *block, events []qgate.AuditEvent) (block, error) {
-	want := blockMeta(events)
+	want := blockMeta(events, got.ranged)
 	if got.first != want.first || got.last != want.last || got.minTime != want.minTime ||
-		got.maxTime != want.maxTime || got.lastHash != want.lastHash {
+		got.maxTime != want.maxTime || got.lastHash != want.lastHash || got.reqLo != want.reqLo || got.reqHi != want.reqHi {
 		return want, fmt.Errorf("audit block %d: its columns do not match its events: %w", got.first, errEdited)
 	}
 	return want, nil

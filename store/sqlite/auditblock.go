@@ -22,14 +22,21 @@ type block struct {
 	minTime, maxTime int64 // unix nanoseconds
 	lastHash         string
 	text             []byte
-	requests         []string // distinct request ids, sorted
-	reviews          []int64  // distinct review ids, sorted
+	// ranged: the block records a range of request ids (req_lo, req_hi;
+	// both "" when it covers none), and requests holds only the ids
+	// outside it. Blocks written before migration 0007 are not ranged:
+	// requests holds every id.
+	ranged       bool
+	reqLo, reqHi string
+	requests     []string // distinct request ids that need a lookup row, sorted
+	reviews      []int64  // distinct review ids, sorted
 }
 
 // newBlock encodes chained events (Seq, Time, PrevHash and Hash set). The
-// text is appended to buf[:0] (nil for a new buffer).
-func newBlock(events []qgate.AuditEvent, buf []byte) block {
-	b := blockMeta(events)
+// text is appended to buf[:0] (nil for a new buffer). ranged is false only
+// for the blocks of migration 0005, which predates the range columns.
+func newBlock(events []qgate.AuditEvent, buf []byte, ranged bool) block {
+	b := blockMeta(events, ranged)
 	size := 0
 	for i := range events {
 		size += 300 + len(events[i].Data)
@@ -44,10 +51,26 @@ func newBlock(events []qgate.AuditEvent, buf []byte) block {
 	return b
 }
 
+// requestRangeSpan is how far back from a block's newest UUIDv7 request
+// id its range of ids reaches: the ids made within it are covered by the
+// range, older ones (a held call's decision, a slow call's outcome) get a
+// lookup row each. A lookup of one id reads the blocks whose range holds
+// it, so the span bounds how many there are: about span / commit
+// interval (10 ms under load).
+const requestRangeSpan = 100 * time.Millisecond
+
 // blockMeta is newBlock without the text: what a block's columns and
 // lookup rows say of its events.
-func blockMeta(events []qgate.AuditEvent) block {
-	b := block{first: events[0].Seq, last: events[len(events)-1].Seq, lastHash: events[len(events)-1].Hash}
+func blockMeta(events []qgate.AuditEvent, ranged bool) block {
+	b := block{first: events[0].Seq, last: events[len(events)-1].Seq, lastHash: events[len(events)-1].Hash, ranged: ranged}
+	newest := int64(-1)
+	if ranged {
+		for i := range events {
+			if ms, ok := uuidV7Millis(events[i].RequestID); ok {
+				newest = max(newest, ms)
+			}
+		}
+	}
 	for i := range events {
 		e := &events[i]
 		t := e.Time.UnixNano()
@@ -57,7 +80,14 @@ func blockMeta(events []qgate.AuditEvent) block {
 		if i == 0 || t > b.maxTime {
 			b.maxTime = t
 		}
-		if e.RequestID != "" {
+		switch ms, ok := uuidV7Millis(e.RequestID); {
+		case e.RequestID == "":
+		case ok && newest >= 0 && ms >= newest-requestRangeSpan.Milliseconds():
+			if b.reqLo == "" || e.RequestID < b.reqLo {
+				b.reqLo = e.RequestID
+			}
+			b.reqHi = max(b.reqHi, e.RequestID)
+		default:
 			b.requests = append(b.requests, e.RequestID)
 		}
 		if e.ReviewID != 0 {
@@ -68,6 +98,46 @@ func blockMeta(events []qgate.AuditEvent) block {
 	slices.Sort(b.reviews)
 	b.requests, b.reviews = slices.Compact(b.requests), slices.Compact(b.reviews)
 	return b
+}
+
+// uuidV7Millis returns the Unix milliseconds of a request id in the
+// canonical form of a UUIDv7 (lowercase, what gate.NewRequestID makes),
+// whose strings sort as their times do; ok is false for any other string.
+func uuidV7Millis(id string) (ms int64, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' ||
+		id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+		return 0, false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+			if i < 13 {
+				ms = ms<<4 | int64(hexVal(c))
+			}
+		default:
+			return 0, false
+		}
+	}
+	return ms, true
+}
+
+func hexVal(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// requestRangeFloor is the least request id a block whose range holds id
+// can start its range with: one made requestRangeSpan before id, at the
+// earliest (the prefix of its time, which sorts before every id of that
+// millisecond).
+func requestRangeFloor(ms int64) string {
+	ms = max(ms-requestRangeSpan.Milliseconds(), 0)
+	h := fmt.Sprintf("%012x", ms)
+	return h[:8] + "-" + h[8:12] + "-"
 }
 
 // appendEvent appends e as encoding/json encodes a qgate.AuditEvent,

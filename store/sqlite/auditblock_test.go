@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/gate"
 )
 
 // TestAppendEvent_MatchesEncodingJSON: a block holds each event exactly as
@@ -83,7 +85,7 @@ func sampleEvents(n int) []qgate.AuditEvent {
 func TestDecodeCanonicalBlock(t *testing.T) {
 	es := sampleEvents(10)
 	es[3].Data = []byte(`{"s":"a \"quoted\" \\ ,]}","n":[{"x":[1,2]},-3.5e2,true,null]}`)
-	text := newBlock(es, nil).text
+	text := newBlock(es, nil, true).text
 	got, ok := decodeCanonicalBlock(text)
 	if !ok {
 		t.Fatal("qgate's own block did not take the fast path")
@@ -92,16 +94,16 @@ func TestDecodeCanonicalBlock(t *testing.T) {
 		t.Fatalf("fast path read\n%+v\nwant\n%+v", got, es)
 	}
 	es[5].Identity = "\"quoted\""
-	if _, ok := decodeCanonicalBlock(newBlock(es, nil).text); ok {
+	if _, ok := decodeCanonicalBlock(newBlock(es, nil, true).text); ok {
 		t.Fatal("a string with an escape took the fast path")
 	}
-	if got, err := decodeBlock(1, newBlock(es, nil).text); err != nil || len(got) != 10 {
+	if got, err := decodeBlock(1, newBlock(es, nil, true).text); err != nil || len(got) != 10 {
 		t.Fatalf("decodeBlock: %d events, %v", len(got), err)
 	}
 }
 
 func BenchmarkDecodeBlock(b *testing.B) {
-	text := newBlock(sampleEvents(64), nil).text
+	text := newBlock(sampleEvents(64), nil, true).text
 	b.Run("canonical", func(b *testing.B) {
 		for b.Loop() {
 			if _, ok := decodeCanonicalBlock(text); !ok {
@@ -128,7 +130,7 @@ func FuzzDecodeBlock(f *testing.F) {
 		Data: []byte("{\"a\": [1, {\"b\":\n\"c\"}]}"), Hash: "h1"}
 	e2 := e
 	e2.Seq, e2.PrevHash, e2.Hash, e2.Data = 2, "h1", "h2", nil
-	f.Add(newBlock([]qgate.AuditEvent{e, e2}, nil).text)
+	f.Add(newBlock([]qgate.AuditEvent{e, e2}, nil, true).text)
 	f.Add([]byte(`{"seq":1,"time":"2026-01-01T00:00:00Z","type":"","action":"","prev_hash":"","hash":""}`))
 	f.Add([]byte(`{"seq":1}` + "\n" + `{"seq":2}`))
 	f.Add([]byte(`{"seq":1,"data":null}`))
@@ -192,6 +194,36 @@ func TestAuditTimeBoundsUseIndexes(t *testing.T) {
 		rows.Close()
 		if !strings.Contains(strings.Join(plan, "\n"), index) {
 			t.Errorf("%s: plan %q does not use %s", q, plan, index)
+		}
+	}
+}
+
+// TestUUIDV7Millis: the gateway's request ids read as UUIDv7 with their
+// time; anything else does not, and the range floor sorts before every id
+// made requestRangeSpan earlier or later.
+func TestUUIDV7Millis(t *testing.T) {
+	before := time.Now().UnixMilli()
+	id := gate.NewRequestID()
+	ms, ok := uuidV7Millis(id)
+	if !ok || ms < before || ms > time.Now().UnixMilli() {
+		t.Fatalf("uuidV7Millis(%q) = %d, %v; want a time from %d on", id, ms, ok, before)
+	}
+	if floor := requestRangeFloor(ms); !(floor < id) {
+		t.Fatalf("floor %q does not sort before %q", floor, id)
+	}
+	for _, bad := range []string{"", "req-1", strings.ToUpper(id), id[:35], id + "0",
+		id[:14] + "4" + id[15:], id[:19] + "c" + id[20:], id[:8] + "x" + id[9:], id[:2] + "g" + id[3:]} {
+		if _, ok := uuidV7Millis(bad); ok {
+			t.Errorf("uuidV7Millis(%q) took it for a UUIDv7", bad)
+		}
+	}
+	early := ms - requestRangeSpan.Milliseconds()
+	floor := requestRangeFloor(ms)
+	for _, other := range []int64{early - 1, early, ms} {
+		h := fmt.Sprintf("%012x", other)
+		cand := h[:8] + "-" + h[8:] + "-7000-8000-000000000000"
+		if (cand >= floor) != (other >= early) {
+			t.Errorf("id of %d vs floor %q of %d: %q", other, floor, ms, cand)
 		}
 	}
 }

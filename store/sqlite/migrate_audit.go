@@ -28,7 +28,7 @@ func moveAuditEventsToBlocks(ctx context.Context, db *DB, tx *sql.Tx) error {
 		if len(batch) == 0 {
 			break
 		}
-		if err := db.insertBlock(ctx, tx, newBlock(batch, nil)); err != nil {
+		if err := db.insertBlock(ctx, tx, newBlock(batch, nil, false)); err != nil {
 			return fmt.Errorf("move audit events: %w", err)
 		}
 		after = batch[len(batch)-1].Seq
