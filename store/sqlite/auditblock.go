@@ -63,12 +63,18 @@ const requestRangeSpan = 100 * time.Millisecond
 // lookup rows say of its events.
 func blockMeta(events []qgate.AuditEvent, ranged bool) block {
 	b := block{first: events[0].Seq, last: events[len(events)-1].Seq, lastHash: events[len(events)-1].Hash, ranged: ranged}
+	// Each event's request id time (-1: not a UUIDv7), and the newest.
+	var millis []int64
 	newest := int64(-1)
 	if ranged {
+		millis = make([]int64, len(events))
 		for i := range events {
-			if ms, ok := uuidV7Millis(events[i].RequestID); ok {
-				newest = max(newest, ms)
+			ms, ok := uuidV7Millis(events[i].RequestID)
+			if !ok {
+				ms = -1
 			}
+			millis[i] = ms
+			newest = max(newest, ms)
 		}
 	}
 	for i := range events {
@@ -80,9 +86,9 @@ func blockMeta(events []qgate.AuditEvent, ranged bool) block {
 		if i == 0 || t > b.maxTime {
 			b.maxTime = t
 		}
-		switch ms, ok := uuidV7Millis(e.RequestID); {
+		switch {
 		case e.RequestID == "":
-		case ok && newest >= 0 && ms >= newest-requestRangeSpan.Milliseconds():
+		case ranged && millis[i] >= 0 && millis[i] >= newest-requestRangeSpan.Milliseconds():
 			if b.reqLo == "" || e.RequestID < b.reqLo {
 				b.reqLo = e.RequestID
 			}
@@ -104,31 +110,41 @@ func blockMeta(events []qgate.AuditEvent, ranged bool) block {
 // canonical form of a UUIDv7 (lowercase, what gate.NewRequestID makes),
 // whose strings sort as their times do; ok is false for any other string.
 func uuidV7Millis(id string) (ms int64, ok bool) {
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' ||
-		id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '7' {
 		return 0, false
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
-			if i < 13 {
-				ms = ms<<4 | int64(hexVal(c))
-			}
-		default:
-			return 0, false
+	switch id[19] {
+	case '8', '9', 'a', 'b':
+	default:
+		return 0, false
+	}
+	var bad byte // any byte that is not a lowercase hex digit sets its top bit
+	for i := range 36 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		v := hexVal[id[i]]
+		bad |= v
+		if i < 13 {
+			ms = ms<<4 | int64(v)
 		}
 	}
-	return ms, true
+	return ms, bad&0x80 == 0
 }
 
-func hexVal(c byte) byte {
-	if c <= '9' {
-		return c - '0'
+// hexVal maps a lowercase hex digit to its value, any other byte to 0xff.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return c - 'a' + 10
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // requestRangeFloor is the least request id a block whose range holds id
 // can start its range with: one made requestRangeSpan before id, at the
