@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/qgate/qgate"
@@ -26,6 +27,11 @@ const (
 )
 
 func main() {
+	// Every call gets a UUIDv7 request id. The pool reads the random part
+	// in batches instead of 16 bytes per id (about 0.7 % of the gateway's
+	// CPU per call); ids are not secrets. It is set here, not in a
+	// package, because it is process-wide.
+	uuid.EnableRandPool()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
