@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +75,11 @@ func TestProxy_Hold(t *testing.T) {
 		if n := len(e.up.requests()); n != 0 {
 			t.Fatalf("upstream saw %d requests before approval", n)
 		}
+		// The outcome comes later than the 100 ms a block's range of
+		// request ids reaches back, in another block than the request:
+		// listing by request id still finds both (store/sqlite's
+		// TestAuditRequestRanges covers ranges and rows one by one).
+		time.Sleep(150 * time.Millisecond)
 		if _, err := e.reviews.Approve(ctx, rv.ID, e.voter("alice"), "ok", 0); err != nil {
 			t.Fatal(err)
 		}
@@ -92,6 +98,14 @@ func TestProxy_Hold(t *testing.T) {
 		evs := e.audit(qgate.AuditFilter{Type: qgate.AuditExecution})
 		if len(evs) != 1 || evs[0].ReviewID != rv.ID || !strings.Contains(string(evs[0].Data), `"review_id":`+strconv.FormatInt(rv.ID, 10)) {
 			t.Errorf("execution events = %s", dump(evs))
+		}
+		rid := r.res.Header.Get("Qgate-Request-Id")
+		var types []string
+		for _, ev := range e.audit(qgate.AuditFilter{RequestID: rid}) {
+			types = append(types, ev.Type+"/"+ev.Action)
+		}
+		if !slices.Contains(types, "request/review") || !slices.Contains(types, "execution/forwarded") {
+			t.Errorf("events of request %s: %v", rid, types)
 		}
 	})
 
