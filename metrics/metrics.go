@@ -71,11 +71,15 @@ func (m *Metrics) ReviewWait(target, status string, d time.Duration) {
 	}
 }
 
-// Upstream observes one upstream round trip.
-func (m *Metrics) Upstream(target string, d time.Duration) {
-	if m != nil {
-		m.upstreamLatency.WithLabelValues(target).Observe(d.Seconds())
+// UpstreamObserver returns what observes one upstream round trip of
+// target, its label looked up once: a gateway observes every call, and
+// the lookup's shared lock cost it about 1 % of its CPU under load.
+func (m *Metrics) UpstreamObserver(target string) func(time.Duration) {
+	if m == nil {
+		return func(time.Duration) {}
 	}
+	h := m.upstreamLatency.WithLabelValues(target)
+	return func(d time.Duration) { h.Observe(d.Seconds()) }
 }
 
 // AuthFailure counts a refused authentication.

@@ -159,7 +159,8 @@ func (c *call) forward() {
 			Detail: "the upstream could not be reached or did not answer", ReviewID: c.reviewID, ErrorID: c.errID}, "error")
 		return
 	}
-	p.Metrics.Upstream(p.Target.Name, time.Since(t0))
+	p.upstreamOnce.Do(func() { p.upstreamTime = p.Metrics.UpstreamObserver(p.Target.Name) })
+	p.upstreamTime(time.Since(t0))
 	c.outcome = "forwarded"
 	c.status = res.StatusCode()
 	c.copyHead(res)

@@ -111,7 +111,8 @@ func (s *session) finishExecution(e *execution) {
 	if e.code != "" || e.err != "" {
 		outcome = "error"
 	}
-	p.Metrics.Upstream(p.Target.Name, took)
+	p.upstreamOnce.Do(func() { p.upstreamTime = p.Metrics.UpstreamObserver(p.Target.Name) })
+	p.upstreamTime(took)
 	p.Metrics.Request(p.Target.Name, e.decision, outcome)
 	tags := e.tags
 	if tags == nil {
