@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qgate/qgate"
+	"github.com/qgate/qgate/internal/audittest"
 	"github.com/qgate/qgate/store/sqlite"
 )
 
@@ -59,25 +60,6 @@ func MustAppendBlocks(tb testing.TB, s qgate.AuditStore, n, per int) {
 	}
 }
 
-// MustRaw opens the SQLite file directly, bypassing the store, as an
-// attacker with write access to it would.
-func MustRaw(tb testing.TB, path string) *sql.DB {
-	tb.Helper()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { raw.Close() })
-	return raw
-}
-
-func mustExec(tb testing.TB, db *sql.DB, q string, args ...any) {
-	tb.Helper()
-	if _, err := db.Exec(q, args...); err != nil {
-		tb.Fatalf("%s: %v", q, err)
-	}
-}
-
 // RewriteChain rewrites the whole audit chain of a raw SQLite file as a
 // careful attacker would: it decodes every event, lets fn change them, and
 // stores the result as one block whose columns and lookup rows agree with
@@ -120,17 +102,17 @@ func RewriteChain(tb testing.TB, raw *sql.DB, fn func([]qgate.AuditEvent) []qgat
 		minT, maxT = min(minT, e.Time.UnixNano()), max(maxT, e.Time.UnixNano())
 	}
 	for _, q := range []string{`DELETE FROM audit_blocks`, `DELETE FROM audit_requests`, `DELETE FROM audit_reviews`} {
-		mustExec(tb, raw, q)
+		audittest.Exec(tb, raw, q)
 	}
 	first, last := es[0], es[len(es)-1]
-	mustExec(tb, raw, `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events) VALUES (?, ?, ?, ?, ?, ?)`,
+	audittest.Exec(tb, raw, `INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, events) VALUES (?, ?, ?, ?, ?, ?)`,
 		first.Seq, last.Seq, minT, maxT, last.Hash, string(bytes.Join(lines, []byte("\n"))))
 	for _, e := range es {
 		if e.RequestID != "" {
-			mustExec(tb, raw, `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) VALUES (?, ?)`, e.RequestID, first.Seq)
+			audittest.Exec(tb, raw, `INSERT OR IGNORE INTO audit_requests (request_id, first_seq) VALUES (?, ?)`, e.RequestID, first.Seq)
 		}
 		if e.ReviewID != 0 {
-			mustExec(tb, raw, `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) VALUES (?, ?)`, e.ReviewID, first.Seq)
+			audittest.Exec(tb, raw, `INSERT OR IGNORE INTO audit_reviews (review_id, first_seq) VALUES (?, ?)`, e.ReviewID, first.Seq)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
+	"github.com/qgate/qgate/internal/audittest"
 )
 
 func TestVerify(t *testing.T) {
@@ -159,9 +160,9 @@ func TestVerify_Tampered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := MustOpen(t)
 			MustAppendBlocks(t, db, 10, 4) // blocks 1..4, 5..8, 9..10
-			raw := MustRaw(t, path)
+			raw := audittest.Raw(t, path)
 			if tc.sql != "" {
-				mustExec(t, raw, tc.sql)
+				audittest.Exec(t, raw, tc.sql)
 			} else {
 				RewriteChain(t, raw, tc.rewrite)
 			}
@@ -204,7 +205,7 @@ func TestVerify_Hidden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := MustOpen(t)
 			MustAppendBlocks(t, db, 10, 4)
-			mustExec(t, MustRaw(t, path), tc.sql)
+			audittest.Exec(t, audittest.Raw(t, path), tc.sql)
 			rep, err := audit.Verify(context.Background(), db)
 			if err == nil || !strings.Contains(err.Error(), "edited outside qgate") {
 				t.Fatalf("verify = %+v, %v; want an error saying the file was edited", rep, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/qgate/qgate"
 	"github.com/qgate/qgate/audit"
+	"github.com/qgate/qgate/internal/audittest"
 	"github.com/qgate/qgate/store/sqlite"
 )
 
@@ -210,8 +211,8 @@ func TestAuditRequestRanges(t *testing.T) {
 
 	// A block written before the ranges (migration 0007) has none and a
 	// row for every request, and reads and verifies as before.
-	mustExec(t, raw, `UPDATE audit_blocks SET req_lo = NULL, req_hi = NULL WHERE first_seq = 1`)
-	mustExec(t, raw, `INSERT INTO audit_requests (request_id, first_seq) VALUES (?, 1), (?, 1), (?, 1)`, ids["a"], ids["b"], ids["c"])
+	audittest.Exec(t, raw, `UPDATE audit_blocks SET req_lo = NULL, req_hi = NULL WHERE first_seq = 1`)
+	audittest.Exec(t, raw, `INSERT INTO audit_requests (request_id, first_seq) VALUES (?, 1), (?, 1), (?, 1)`, ids["a"], ids["b"], ids["c"])
 	if es, err := db.ListAudit(ctx, qgate.AuditFilter{RequestID: ids["a"]}); err != nil || len(es) != 1 {
 		t.Fatalf("events of a in a block without a range: %d, %v", len(es), err)
 	}
@@ -235,7 +236,7 @@ func TestAuditRequestRanges_Edited(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRangedLog(t)
-			mustExec(t, r.raw, tc.sql)
+			audittest.Exec(t, r.raw, tc.sql)
 			rep, err := audit.Verify(context.Background(), r.db)
 			if err == nil || !strings.Contains(err.Error(), "edited outside qgate") {
 				t.Fatalf("verify = %+v, %v; want an error saying the file was edited", rep, err)
@@ -256,7 +257,7 @@ type rangedLog struct {
 func newRangedLog(t *testing.T) rangedLog {
 	t.Helper()
 	r := rangedLog{db: MustOpen(t), now: 1_795_000_000_000}
-	r.raw = openRaw(t, r.db.Path())
+	r.raw = audittest.Raw(t, r.db.Path())
 	now := r.now
 	r.ids = map[string]string{
 		"a": v7(now, 1), "b": v7(now+1, 2), "c": v7(now-50, 3), // the first block's range
@@ -277,23 +278,4 @@ func newRangedLog(t *testing.T) rangedLog {
 		}
 	}
 	return r
-}
-
-// openRaw opens the SQLite file directly, bypassing the store, as an
-// attacker with write access to it would.
-func openRaw(tb testing.TB, path string) *sql.DB {
-	tb.Helper()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { raw.Close() })
-	return raw
-}
-
-func mustExec(tb testing.TB, db *sql.DB, q string, args ...any) {
-	tb.Helper()
-	if _, err := db.Exec(q, args...); err != nil {
-		tb.Fatalf("%s: %v", q, err)
-	}
 }
