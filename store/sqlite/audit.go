@@ -373,8 +373,9 @@ func auditMatches(f *qgate.AuditFilter, e *qgate.AuditEvent) bool {
 		(f.BeforeSeq <= 0 || e.Seq < f.BeforeSeq)
 }
 
-// indexedBlocks calls visit for each block that a lookup table lists for
-// key, in seq order (newest first with desc), until visit says stop.
+// indexedBlocks calls visit for each block that q (a query of first_seq
+// values over the lookup tables and request id ranges, with args) lists,
+// in seq order (newest first with desc), until visit says stop.
 func (db *DB) indexedBlocks(ctx context.Context, q string, args []any, desc bool,
 	visit func(first int64, text []byte) (bool, error)) error {
 	if desc {
