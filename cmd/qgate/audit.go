@@ -57,14 +57,11 @@ func (m *Main) auditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o, err := openOperator(file)
+			o, err := m.openAuditReader(file)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			if err := o.applyAuditJournal(m.Stderr); err != nil {
-				return err
-			}
 			if f.Limit > 0 {
 				f.Desc = true // the newest N, printed oldest first
 			}
@@ -105,14 +102,11 @@ func (m *Main) auditCommand() *cobra.Command {
 		Short: "Recompute the hash chain; names the first broken record",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o, err := openOperator(file)
+			o, err := m.openAuditReader(file)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			if err := o.applyAuditJournal(m.Stderr); err != nil {
-				return err
-			}
 			rep, err := audit.Verify(c.Context(), o.store)
 			if err != nil {
 				return err
@@ -146,14 +140,11 @@ func (m *Main) auditCommand() *cobra.Command {
 				return err
 			}
 			f.Limit = 0
-			o, err := openOperator(file)
+			o, err := m.openAuditReader(file)
 			if err != nil {
 				return err
 			}
 			defer o.Close()
-			if err := o.applyAuditJournal(m.Stderr); err != nil {
-				return err
-			}
 			return audit.Export(c.Context(), o.store, m.Stdout, f)
 		},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/qgate/qgate/config"
 	"github.com/qgate/qgate/demo"
 	"github.com/qgate/qgate/signin"
+	"github.com/qgate/qgate/store/sqlite"
 )
 
 func (m *Main) demoCommand() *cobra.Command {
@@ -147,12 +148,16 @@ PostgreSQL (any client; the user is the token's id, the password the token):
 			fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")
 			<-ctx.Done()
 			fmt.Fprintln(m.Stderr, "stopping qgate demo")
-			if err := s.Close(); err != nil {
+			journalPath := ""
+			if db, ok := s.Store.(*sqlite.DB); ok {
+				journalPath = db.AuditJournalPath()
+			}
+			if err := s.Close(); err != nil || journalPath == "" {
 				return err
 			}
 			// The directory stays for a look afterwards; its 64 MiB audit
 			// journal need not, once a clean stop left nothing in it.
-			return removeEmptyAuditJournal(filepath.Join(dir, "qgate.db-audit-journal"))
+			return removeEmptyAuditJournal(journalPath)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where to keep the demo's store and config (default: a new temporary directory)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os/user"
 	"time"
 
@@ -57,20 +56,29 @@ type operator struct {
 	auth  *auth.Authenticator
 }
 
-// applyAuditJournal stores the audit events that the journal of a
-// stopped qgate serve holds beyond the database (calls forwarded just
-// before a crash), so that the audit commands show them; serve would
-// store them when it next starts. It says on w how many it stored.
-func (o *operator) applyAuditJournal(w io.Writer) error {
+// openAuditReader is openOperator for the audit commands: it first stores
+// the audit events that the journal of a stopped qgate serve holds beyond
+// the database (calls forwarded just before a crash), so that the
+// commands show them (serve would store them when it next starts), and
+// says on stderr how many it stored.
+func (m *Main) openAuditReader(file string) (*operator, error) {
+	o, err := openOperator(file)
+	if err != nil {
+		return nil, err
+	}
 	db, ok := o.store.(*sqlite.DB)
 	if !ok || db.AuditJournalPath() == "" {
-		return nil
+		return o, nil
 	}
 	n, err := storeAuditJournal(db)
 	if n > 0 {
-		fmt.Fprintf(w, "stored %d audit events from the journal of a qgate serve that stopped before storing them\n", n)
+		fmt.Fprintf(m.Stderr, "stored %d audit events from the journal of a qgate serve that stopped before storing them\n", n)
 	}
-	return err
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	return o, nil
 }
 
 func openOperator(file string) (*operator, error) {
