@@ -82,6 +82,9 @@ type tokenSignal struct {
 
 	seen atomic.Pointer[seenVersion] // the last version read
 	gen  atomic.Uint64               // counts changed calls
+	// reading is set while a caller reads the file for a version only
+	// due for a look (not one this process made stale).
+	reading atomic.Bool
 }
 
 // seenVersion is a version read from the file, when (on the monotonic
@@ -111,8 +114,18 @@ const reopenBackoff = time.Second
 // or else the file's.
 func (s *tokenSignal) version() (uint64, bool) {
 	gen, now := s.gen.Load(), time.Since(monoEpoch)
-	if p := s.seen.Load(); p != nil && p.gen == gen && now-p.at < TokenVersionRecheck {
-		return p.v, true
+	p := s.seen.Load()
+	if p != nil && p.gen == gen {
+		if now-p.at < TokenVersionRecheck {
+			return p.v, true
+		}
+		// Only due for a look: one caller reads the file, and the
+		// others, arriving meanwhile, answer with the version it read
+		// a moment ago, instead of each making the same fstat call.
+		if !s.reading.CompareAndSwap(false, true) {
+			return p.v, true
+		}
+		defer s.reading.Store(false)
 	}
 	v, ok := s.read()
 	if ok {
