@@ -124,12 +124,16 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
-// TestHeaderName: a known name comes back as the shared string, any
-// other as its own copy; both read as the bytes given.
-func TestHeaderName(t *testing.T) {
-	for _, name := range []string{"Accept", "User-Agent", "X-Custom-Header", "accept"} {
-		if got := HeaderName([]byte(name)); got != name {
-			t.Errorf("HeaderName(%q) = %q", name, got)
+// TestCommonHeaderName: a known canonical name comes back as the shared
+// string, any other name is not common.
+func TestCommonHeaderName(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		common bool
+	}{{"Accept", true}, {"User-Agent", true}, {"Content-Type", true}, {"X-Custom-Header", false}, {"accept", false}} {
+		got, ok := CommonHeaderName([]byte(c.name))
+		if ok != c.common || (ok && got != c.name) {
+			t.Errorf("CommonHeaderName(%q) = %q, %v; want common %v", c.name, got, ok, c.common)
 		}
 	}
 	if lowerName("Content-Type") != "content-type" || lowerName("X-Custom") != "x-custom" {

@@ -123,14 +123,12 @@ func lowerName(name string) string {
 	return strings.ToLower(name)
 }
 
-// HeaderName returns name as a string, without allocating when it is a
-// common canonical header name: for listeners that turn parsed header
-// names into an http.Header.
-func HeaderName(name []byte) string {
-	if n, ok := commonNames[string(name)]; ok {
-		return n.canonical
-	}
-	return string(name)
+// CommonHeaderName returns name as a shared string, without allocating,
+// when it is a common canonical header name; ok is false for any other
+// name. For listeners that turn parsed header names into an http.Header.
+func CommonHeaderName(name []byte) (canonical string, ok bool) {
+	n, ok := commonNames[string(name)]
+	return n.canonical, ok
 }
 
 // redactCookies keeps cookie names and hides their values:

@@ -115,37 +115,35 @@ func (c *call) auditExecution(action string, status int, took time.Duration, n i
 		Status: status, DurationMS: float64(took.Microseconds()) / 1000, Bytes: n,
 		ReviewID: c.reviewID, GrantID: c.dec.GrantID, Error: errMsg,
 	})
-	failed := func(err error) {
-		p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", "execution", "err", err)
-	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		if err := p.Audit.Append(context.Background(), ev); err != nil {
-			failed(err)
-		}
+		p.executionFailed(ev, p.Audit.Append(context.Background(), ev))
 		return
 	}
 	p.pending.Add(1)
 	if a, ok := p.Audit.(asyncAuditor); ok {
-		err := a.AppendAsync(ev, func(_ *qgate.AuditEvent, err error) {
-			if err != nil {
-				failed(err)
-			}
-			p.pending.Done()
-		})
-		if err != nil {
-			failed(err)
-			p.pending.Done()
+		if err := a.AppendAsync(ev, p.executionDone); err != nil {
+			p.executionDone(ev, err)
 		}
 		return
 	}
-	go func() {
-		defer p.pending.Done()
-		if err := p.Audit.Append(context.Background(), ev); err != nil {
-			failed(err)
-		}
-	}()
+	go func() { p.executionDone(ev, p.Audit.Append(context.Background(), ev)) }()
+}
+
+// executionAppended ends a background append of an execution event (the
+// func value executionDone, made once: a closure per call would cost
+// allocations on every call).
+func (p *Proxy) executionAppended(ev *qgate.AuditEvent, err error) {
+	p.executionFailed(ev, err)
+	p.pending.Done()
+}
+
+// executionFailed logs a failed append of an execution event.
+func (p *Proxy) executionFailed(ev *qgate.AuditEvent, err error) {
+	if err != nil {
+		p.Logger.Error("audit append failed", "target", p.Target.Name, "request_id", ev.RequestID, "event", "execution", "err", err)
+	}
 }
 
 // auditAuth records a refused authentication. tokenID is the parsed,

@@ -91,9 +91,10 @@ type Proxy struct {
 	injectHost     string
 	opts           httpanalyze.Options
 
-	mu      sync.RWMutex   // guards closed against pending.Add
-	closed  bool           // Close was called: append synchronously
-	pending sync.WaitGroup // background audit appends
+	mu            sync.RWMutex                   // guards closed against pending.Add
+	closed        bool                           // Close was called: append synchronously
+	pending       sync.WaitGroup                 // background audit appends
+	executionDone func(*qgate.AuditEvent, error) // executionAppended
 }
 
 // New returns a Proxy for the HTTP target t. It checks the upstream URL
@@ -144,6 +145,7 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 		opts: httpanalyze.Options{MaxBody: t.MaxBody, GraphQLPath: t.GraphQLPath,
 			AllowMethodOverride: t.AllowMethodOverride, TokenHeader: t.TokenHeader},
 	}
+	p.executionDone = p.executionAppended
 	p.upstreamBase = u.Scheme + "://" + u.Host + p.basePath
 	if p.maxBody <= 0 {
 		p.maxBody = httpanalyze.DefaultMaxBody

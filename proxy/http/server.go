@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -96,11 +97,28 @@ func (p *Proxy) serveError(ctx *fasthttp.RequestCtx, err error) {
 // the call's ip.
 func view(ctx *fasthttp.RequestCtx) *http.Request {
 	h := &ctx.Request.Header
+	// Every string of the view is a piece of one string, copied once from
+	// fasthttp's buffers (which it reuses after the call): the method,
+	// the request target, the host, then each header's name (unless
+	// common) and value.
+	n := len(h.Method()) + len(h.RequestURI()) + len(h.Host())
+	for k, v := range h.All() {
+		if _, common := httpanalyze.CommonHeaderName(k); !common {
+			n += len(k)
+		}
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	piece := func(b []byte) string {
+		start := len(buf)
+		buf = append(buf, b...)
+		return unsafe.String(unsafe.SliceData(buf[start:]), len(b))
+	}
 	r := &http.Request{
-		Method:     string(h.Method()),
-		RequestURI: string(h.RequestURI()),
+		Method:     piece(h.Method()),
+		RequestURI: piece(h.RequestURI()),
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Host:   string(h.Host()),
+		Host:   piece(h.Host()),
 		Header: make(http.Header, h.Len()),
 	}
 	if !h.IsHTTP11() {
@@ -112,12 +130,15 @@ func view(ctx *fasthttp.RequestCtx) *http.Request {
 		if string(k) == "Host" {
 			continue
 		}
-		name := httpanalyze.HeaderName(k)
+		name, common := httpanalyze.CommonHeaderName(k)
+		if !common {
+			name = piece(k)
+		}
 		if prev, ok := r.Header[name]; ok {
-			r.Header[name] = append(prev, string(v))
+			r.Header[name] = append(prev, piece(v))
 			continue
 		}
-		vals = append(vals, string(v))
+		vals = append(vals, piece(v))
 		r.Header[name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	path, _, _ := strings.Cut(r.RequestURI, "?")

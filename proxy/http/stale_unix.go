@@ -17,6 +17,10 @@ type staleCheckConn struct {
 	rc    syscall.RawConn
 	tls   bool // TLS bytes may legitimately wait unread (session tickets)
 	check bool // a response was read: the next write starts a request
+
+	peek    func(fd uintptr) bool // peekFD
+	peekBuf [1]byte
+	isStale bool // peekFD's finding
 }
 
 func newStaleCheckConn(nc net.Conn, isTLS bool) net.Conn {
@@ -28,7 +32,9 @@ func newStaleCheckConn(nc net.Conn, isTLS bool) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return &staleCheckConn{Conn: nc, rc: rc, tls: isTLS}
+	c := &staleCheckConn{Conn: nc, rc: rc, tls: isTLS}
+	c.peek = c.peekFD
+	return c
 }
 
 func (c *staleCheckConn) Read(p []byte) (int, error) {
@@ -52,18 +58,21 @@ func (c *staleCheckConn) Write(p []byte) (int, error) {
 // HTTP) unexpected bytes mean it must not be used; a TLS connection is
 // stale once the upstream shut its side.
 func (c *staleCheckConn) stale() bool {
-	stale := false
-	var buf [1]byte
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
-		case err != nil || n == 0:
-			stale = true
-		default:
-			stale = !c.tls || peerHungUp(int(fd))
-		}
-		return true
-	})
-	return stale || err != nil
+	c.isStale = false
+	err := c.rc.Read(c.peek)
+	return c.isStale || err != nil
+}
+
+// peekFD is stale's look at the socket, made once per connection into a
+// func value (peek): a closure made per call would cost an allocation.
+func (c *staleCheckConn) peekFD(fd uintptr) bool {
+	n, _, err := syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
+	case err != nil || n == 0:
+		c.isStale = true
+	default:
+		c.isStale = !c.tls || peerHungUp(int(fd))
+	}
+	return true
 }
