@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -179,6 +180,10 @@ func (c *call) forward() {
 		return
 	}
 	n := res.Header.ContentLength()
+	if n >= 0 && n <= wholeBodyMax && !isEventStream(res.Header.ContentType()) {
+		c.wholeBody(res, stream, t0)
+		return
+	}
 	if n < 0 || isEventStream(res.Header.ContentType()) {
 		// Chunked to the client, a flush after every read, and the head
 		// at once: an event stream may wait long for its first event.
@@ -188,6 +193,47 @@ func (c *call) forward() {
 	c.fc.Response.SetBodyStream(&upBody{c: c, res: res, r: stream, t0: t0}, n)
 	c.streaming = true
 }
+
+// wholeBodyMax is the largest response body, by its Content-Length, that
+// is read whole before the response goes out (wholeBody) instead of
+// streamed: most API answers, passed on with their head in one write.
+const wholeBodyMax = 16 << 10
+
+// wholeBody passes on a small response body of known length: it reads
+// it whole from the upstream into the client's response, so that the
+// head and the body go out together once the handler returns. An upstream
+// that breaks off within it gets the client a 502, since nothing was sent
+// yet.
+func (c *call) wholeBody(res *fasthttp.Response, stream io.Reader, t0 time.Time) {
+	out := &c.fc.Response
+	bp := wholeBodyPool.Get().(*[wholeBodyMax]byte)
+	n, err := io.ReadFull(stream, bp[:res.Header.ContentLength()])
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	out.SetBody(bp[:n])
+	wholeBodyPool.Put(bp)
+	if rc, ok := stream.(fasthttp.ReadCloserWithError); ok {
+		rc.CloseWithError(err)
+	} else {
+		res.CloseBodyStream()
+	}
+	fasthttp.ReleaseResponse(res)
+	if err != nil {
+		c.errID = newErrorID()
+		c.p.Logger.Error("upstream response broke off", "target", c.p.Target.Name, "request_id", c.id, "error_id", c.errID, "err", err)
+		c.auditExecution("failed", c.status, time.Since(t0), int64(n), "response broke off")
+		out.Reset()
+		out.Header.Set(HeaderRequestID, c.id)
+		c.problem(problem{Status: http.StatusBadGateway, slug: "bad-gateway", Title: "Bad gateway",
+			Detail: "the upstream's response broke off", ReviewID: c.reviewID, ErrorID: c.errID}, "error")
+		return
+	}
+	c.auditExecution("forwarded", c.status, time.Since(t0), int64(n), "")
+}
+
+// wholeBodyPool holds wholeBody's read buffers.
+var wholeBodyPool = sync.Pool{New: func() any { return new([wholeBodyMax]byte) }}
 
 // outboundRequest fills req, the upstream request: the normalised path
 // policy saw, the raw query as sent, the exact body, filtered headers.

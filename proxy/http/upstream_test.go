@@ -3,6 +3,7 @@ package httpproxy_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -451,6 +452,72 @@ func TestUpstream_TruncatedBody(t *testing.T) {
 				t.Errorf("execution events = %s", dump(evs))
 			}
 		})
+	}
+}
+
+// TestUpstream_SmallTruncatedBody: a small body of known length is read
+// whole before anything goes to the client, so when the upstream breaks
+// off within it the client gets a 502, not a short 200.
+func TestUpstream_SmallTruncatedBody(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		hijack(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nonly ten b")
+	})
+	e := newEnv(t, up, nil)
+	res, b := e.call("GET", "/v1/users", nil, nil)
+	p := mustProblem(t, res, b, http.StatusBadGateway)
+	if p.ErrorID == "" || strings.Contains(string(b), "only ten") {
+		t.Errorf("problem = %s", b)
+	}
+	evs := e.executions(res.Header.Get("Qgate-Request-Id"))
+	if len(evs) != 1 || evs[0].Action != "failed" || !strings.Contains(string(evs[0].Data), "broke off") {
+		t.Errorf("execution events = %s", dump(evs))
+	}
+}
+
+// TestUpstream_BodySizes: bodies of known length below, at and above the
+// size read whole (16 KiB) reach the client byte for byte, with their
+// length, on one pooled connection, and each execution event counts the
+// bytes passed on.
+func TestUpstream_BodySizes(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 1, 16<<10 - 1, 16 << 10, 16<<10 + 1, 200_000}
+	u := newConnUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte('a' + i%26)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.Write(body)
+	})
+	e := newEnv(t, u.upstream, nil)
+	var ids []string
+	for _, n := range sizes {
+		res, b := e.call("GET", "/v1/blob?n="+strconv.Itoa(n), nil, nil)
+		if res.StatusCode != 200 || len(b) != n || res.ContentLength != int64(n) {
+			t.Fatalf("%d bytes: status %d, read %d, Content-Length %d", n, res.StatusCode, len(b), res.ContentLength)
+		}
+		for i, c := range b {
+			if c != byte('a'+i%26) {
+				t.Fatalf("%d bytes: byte %d is %q", n, i, c)
+			}
+		}
+		ids = append(ids, res.Header.Get("Qgate-Request-Id"))
+	}
+	if n := u.newConns(); n != 1 {
+		t.Errorf("%d calls opened %d upstream connections, want 1", len(sizes), n)
+	}
+	e.proxy.Close()
+	for i, id := range ids {
+		evs := e.audit(qgate.AuditFilter{RequestID: id, Type: qgate.AuditExecution})
+		var d struct{ Bytes int }
+		if len(evs) == 1 {
+			json.Unmarshal(evs[0].Data, &d)
+		}
+		if len(evs) != 1 || evs[0].Action != "forwarded" || d.Bytes != sizes[i] {
+			t.Errorf("%d bytes: execution events = %s", sizes[i], dump(evs))
+		}
 	}
 }
 
