@@ -61,7 +61,6 @@ func Analyze(r *http.Request, body []byte, truncated bool, opts Options) *qgate.
 	}
 	a := &qgate.HTTPAnalysis{
 		Method:   r.Method,
-		Query:    map[string][]string{},
 		BodySize: len(body),
 		GraphQL:  qgate.GraphQLAnalysis{Operations: []qgate.GraphQLOperation{}},
 		Findings: []qgate.Finding{},
@@ -107,7 +106,7 @@ func Analyze(r *http.Request, body []byte, truncated bool, opts Options) *qgate.
 	b := analyzeBody(a, r.Header, body, truncated, maxBody)
 
 	if pathOK && opts.GraphQLPath != "" && IsGraphQLPath(a.Path, opts.GraphQLPath) {
-		analyzeGraphQL(a, r.Method, b, body)
+		analyzeGraphQL(a, r.Method, &b, body)
 	}
 	methodFindings(a)
 	return a
@@ -193,8 +192,7 @@ type bodyInfo struct {
 }
 
 // analyzeBody sets Body and adds body findings.
-func analyzeBody(a *qgate.HTTPAnalysis, h http.Header, body []byte, truncated bool, maxBody int64) *bodyInfo {
-	b := &bodyInfo{}
+func analyzeBody(a *qgate.HTTPAnalysis, h http.Header, body []byte, truncated bool, maxBody int64) (b bodyInfo) {
 	cts := h.Values("Content-Type")
 	if len(cts) > 0 {
 		b.mediaType = mediaType(cts[0])
@@ -232,7 +230,7 @@ func analyzeBody(a *qgate.HTTPAnalysis, h http.Header, body []byte, truncated bo
 			return b
 		}
 		a.Body = b.json
-		jsonDuplicateFinding(a, b, body)
+		jsonDuplicateFinding(a, &b, body)
 	case b.mediaType == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(body)); err == nil {
 			if v, ok := form[MethodOverrideParam]; ok {
@@ -255,7 +253,7 @@ func analyzeBody(a *qgate.HTTPAnalysis, h http.Header, body []byte, truncated bo
 			b.json = v
 			a.Findings = append(a.Findings, qgate.Finding{Code: CodeJSONWithoutContentType, Severity: qgate.SeverityLow,
 				Message: fmt.Sprintf("JSON body sent with Content-Type %q", strings.Join(cts, ", "))})
-			jsonDuplicateFinding(a, b, body)
+			jsonDuplicateFinding(a, &b, body)
 		}
 	}
 	return b
