@@ -353,16 +353,17 @@ func (l *Log) Durability() Durability {
 }
 
 // compactData removes insignificant whitespace from e.Data, and returns
-// EINVALID if it is not JSON. Data without any whitespace byte (what
-// json.Marshal makes) is only validated.
+// EINVALID if it is not JSON. Data without whitespace outside its strings
+// (what json.Marshal makes) is only validated, in one pass.
 func compactData(e *qgate.AuditEvent) error {
 	if len(e.Data) == 0 {
 		return nil
 	}
-	if !spaceOutsideStrings(e.Data) {
-		if !jsonenc.Valid(e.Data) {
-			return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
-		}
+	valid, spaced := jsonenc.ValidSpaced(e.Data)
+	if !valid {
+		return qgate.Errorf(qgate.EINVALID, "audit event data is not valid JSON")
+	}
+	if !spaced {
 		return nil
 	}
 	var buf bytes.Buffer
@@ -372,26 +373,6 @@ func compactData(e *qgate.AuditEvent) error {
 	}
 	e.Data = buf.Bytes()
 	return nil
-}
-
-// spaceOutsideStrings reports whether JSON text b has a whitespace byte
-// outside its strings (insignificant whitespace that Compact would
-// remove). Whitespace inside strings, such as the spaces of an SQL
-// statement, does not count. For malformed text the answer does not
-// matter: the caller validates either way.
-func spaceOutsideStrings(b []byte) bool {
-	in := false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case in && c == '\\':
-			i++ // the escaped byte cannot end the string
-		case c == '"':
-			in = !in
-		case !in && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
-			return true
-		}
-	}
-	return false
 }
 
 // enqueue hands p to the writer, waiting for room up to ctx.

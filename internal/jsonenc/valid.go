@@ -10,64 +10,71 @@ const maxDepth = 10000
 //
 // Like encoding/json, it does not check that strings are valid UTF-8.
 func Valid(b []byte) bool {
+	ok, _ := ValidSpaced(b)
+	return ok
+}
+
+// ValidSpaced is Valid, and also reports whether b has whitespace outside
+// its strings (which json.Compact would remove), in the same pass.
+func ValidSpaced(b []byte) (valid, spaced bool) {
 	var stack [64]byte // open containers: '{' or '['; deeper ones spill
 	open := stack[:0]
-	i := skipSpace(b, 0)
+	i := skipSpace(b, 0, &spaced)
 	for {
 		// A value starts at b[i].
 		if i >= len(b) {
-			return false
+			return false, spaced
 		}
 		switch c := b[i]; {
 		case c == '{' || c == '[':
 			if len(open) == maxDepth {
-				return false
+				return false, spaced
 			}
 			open = append(open, c)
-			i = skipSpace(b, i+1)
+			i = skipSpace(b, i+1, &spaced)
 			if i < len(b) && b[i] == c+2 { // '}' or ']': empty
 				open = open[:len(open)-1]
 				i++
 				break
 			}
 			if c == '{' {
-				if i = objectKey(b, i); i < 0 {
-					return false
+				if i = objectKey(b, i, &spaced); i < 0 {
+					return false, spaced
 				}
 			}
 			continue
 		case c == '"':
 			if i = str(b, i); i < 0 {
-				return false
+				return false, spaced
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			if i = number(b, i); i < 0 {
-				return false
+				return false, spaced
 			}
 		case c == 't':
 			if i = literal(b, i, "true"); i < 0 {
-				return false
+				return false, spaced
 			}
 		case c == 'f':
 			if i = literal(b, i, "false"); i < 0 {
-				return false
+				return false, spaced
 			}
 		case c == 'n':
 			if i = literal(b, i, "null"); i < 0 {
-				return false
+				return false, spaced
 			}
 		default:
-			return false
+			return false, spaced
 		}
 		// A value ended before b[i]: close containers, or go on to the
 		// next element.
 		for {
-			i = skipSpace(b, i)
+			i = skipSpace(b, i, &spaced)
 			if len(open) == 0 {
-				return i == len(b)
+				return i == len(b), spaced
 			}
 			if i >= len(b) {
-				return false
+				return false, spaced
 			}
 			top := open[len(open)-1]
 			if b[i] == top+2 {
@@ -76,12 +83,12 @@ func Valid(b []byte) bool {
 				continue
 			}
 			if b[i] != ',' {
-				return false
+				return false, spaced
 			}
-			i = skipSpace(b, i+1)
+			i = skipSpace(b, i+1, &spaced)
 			if top == '{' {
-				if i = objectKey(b, i); i < 0 {
-					return false
+				if i = objectKey(b, i, &spaced); i < 0 {
+					return false, spaced
 				}
 			}
 			break
@@ -91,28 +98,37 @@ func Valid(b []byte) bool {
 
 // objectKey reads a member's name and its colon at b[i], returning where
 // the member's value starts (after whitespace), or -1.
-func objectKey(b []byte, i int) int {
+func objectKey(b []byte, i int, spaced *bool) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
 	if i = str(b, i); i < 0 {
 		return -1
 	}
-	i = skipSpace(b, i)
+	i = skipSpace(b, i, spaced)
 	if i >= len(b) || b[i] != ':' {
 		return -1
 	}
-	return skipSpace(b, i+1)
+	return skipSpace(b, i+1, spaced)
 }
 
-func skipSpace(b []byte, i int) int {
+// skipSpace returns where the whitespace at b[i] ends, and sets *spaced
+// if there was any.
+func skipSpace(b []byte, i int, spaced *bool) int {
+	start := i
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
 		default:
+			if i != start {
+				*spaced = true
+			}
 			return i
 		}
+	}
+	if i != start {
+		*spaced = true
 	}
 	return i
 }

@@ -1,6 +1,7 @@
 package jsonenc_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -49,10 +50,54 @@ func FuzzValid(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := jsonenc.Valid(b), json.Valid(b); got != want {
+		want := json.Valid(b)
+		if got := jsonenc.Valid(b); got != want {
 			t.Errorf("Valid(%q) = %v, encoding/json says %v", b, got, want)
 		}
+		valid, spaced := jsonenc.ValidSpaced(b)
+		if valid != want {
+			t.Errorf("ValidSpaced(%q) = %v, encoding/json says %v", b, valid, want)
+		}
+		if valid {
+			var c bytes.Buffer
+			if err := json.Compact(&c, b); err != nil {
+				t.Fatal(err)
+			}
+			if compacted := !bytes.Equal(c.Bytes(), b); spaced != compacted {
+				t.Errorf("ValidSpaced(%q) says spaced %v; json.Compact changes it: %v", b, spaced, compacted)
+			}
+		}
 	})
+}
+
+// TestValidSpaced: whitespace outside strings is found wherever JSON
+// allows it, and whitespace inside strings is not counted.
+func TestValidSpaced(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		spaced bool
+	}{
+		{`{"a":1}`, false},
+		{`{"a b":"c\t d","e":[1,2,{"f":null}]}`, false},
+		{` {"a":1}`, true},
+		{`{"a":1} `, true},
+		{`{ "a":1}`, true},
+		{`{"a" :1}`, true},
+		{`{"a": 1}`, true},
+		{`{"a":1 }`, true},
+		{`{"a":1,
+"b":2}`, true},
+		{`[1 ,2]`, true},
+		{`[1,	2]`, true},
+		{`[ ]`, true},
+		{`"  "`, false},
+		{"\r\n7", true},
+	} {
+		valid, spaced := jsonenc.ValidSpaced([]byte(c.in))
+		if !valid || spaced != c.spaced {
+			t.Errorf("ValidSpaced(%q) = %v, %v; want true, %v", c.in, valid, spaced, c.spaced)
+		}
+	}
 }
 
 // BenchmarkValid checks what the HTTP gateway's request event carries.
