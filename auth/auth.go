@@ -233,7 +233,7 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 			}
 		}
 	}
-	t, gen := a.cache.get(id, now, ttl, version)
+	t, gen, touchDue := a.cache.get(id, now, ttl, a.TouchInterval, version)
 	if t == nil || !matches(t, mac, now) {
 		t, err = a.Store.Token(ctx, id)
 		if err != nil {
@@ -255,7 +255,7 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (*qgate.Token,
 	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
 		return nil, &AuthError{Reason: ReasonExpired, TokenID: id}
 	}
-	if a.cache.touch(id, now, ttl, a.TouchInterval) {
+	if touchDue && a.cache.touch(id, now, ttl, a.TouchInterval) {
 		_ = a.Store.TouchToken(ctx, id, now)
 	}
 	out := *t

@@ -34,13 +34,19 @@ func fresh(at, now time.Time, d time.Duration) bool {
 // get returns the kept token with id if it was read less than ttl ago,
 // when the store's token version was version, and the generation to pass
 // to put after reading the store.
-func (c *cache) get(id string, now time.Time, ttl time.Duration, version uint64) (*qgate.Token, uint64) {
+//
+// touchDue is false when the token's use was written less than interval
+// ago: Verify then need not take the lock again for touch, which under
+// load every call would.
+func (c *cache) get(id string, now time.Time, ttl, interval time.Duration, version uint64) (t *qgate.Token, gen uint64, touchDue bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil && e.tok != nil && e.version == version && fresh(e.readAt, now, ttl) {
-		return e.tok, c.gen
+	e := c.entries[id]
+	touchDue = e == nil || !fresh(e.touched, now, interval)
+	if e != nil && e.tok != nil && e.version == version && fresh(e.readAt, now, ttl) {
+		return e.tok, c.gen, touchDue
 	}
-	return nil, c.gen
+	return nil, c.gen, touchDue
 }
 
 // put keeps t, read from the store at now, at the store's token version

@@ -212,7 +212,9 @@ type call struct {
 // refuses or holds it.
 func (p *Proxy) serve(fc *fasthttp.RequestCtx) {
 	r := view(fc)
-	c := &call{p: p, fc: fc, r: r, ctx: context.Background(), start: time.Now(), id: gate.NewRequestID(), ip: sourceIP(fc)}
+	// fc.Time is when fasthttp began the request (it reads the clock for
+	// every request anyway).
+	c := &call{p: p, fc: fc, r: r, ctx: context.Background(), start: fc.Time(), id: gate.NewRequestID(), ip: sourceIP(fc)}
 	fc.Response.Header.Set(HeaderRequestID, c.id)
 	defer func() {
 		if !c.streaming {
