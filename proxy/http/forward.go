@@ -242,7 +242,17 @@ func (c *call) outboundRequest(req *fasthttp.Request) {
 	req.Header.DisableNormalizing()
 	req.Header.SetNoDefaultContentType(true)
 	req.Header.SetMethod(c.r.Method)
-	uri := p.upstreamBase + a.Path
+	// To a plain-HTTP upstream the request target goes in origin form
+	// (path and query) with the Host header below, as it will be sent: an
+	// absolute URL would be parsed and taken apart again on every call
+	// (about 2 % of the CPU per call). A normalised path starts with one
+	// "/"; anything else keeps the absolute form, which cannot be read as
+	// an authority. fasthttp takes an https upstream's scheme from the
+	// absolute form.
+	uri := p.basePath + a.Path
+	if p.upstreamTLS || !strings.HasPrefix(uri, "/") || strings.HasPrefix(uri, "//") {
+		uri = p.upstreamBase + a.Path
+	}
 	if a.RawQuery != "" {
 		uri += "?" + a.RawQuery
 	}

@@ -83,6 +83,7 @@ type Proxy struct {
 	onceClient     *fasthttp.HostClient // approved reviews: a new connection, never a retry
 	upstreamBase   string               // scheme://host of the upstream plus its base path
 	upstreamHost   string               // host[:port] for the Host header
+	upstreamTLS    bool                 // https
 	basePath       string               // the upstream URL's path, "" for none
 	maxBody        int64
 	tokenHeader    string // canonical; "" for none
@@ -139,6 +140,7 @@ func New(t *qgate.Target, auth Authenticator, gate Decider, reviews *review.Engi
 		upstreamClient: newUpstreamClient(addr, tlsConfig, false),
 		onceClient:     newUpstreamClient(addr, tlsConfig, true),
 		upstreamHost:   u.Host,
+		upstreamTLS:    u.Scheme == "https",
 		basePath:       strings.TrimRight(base, "/"),
 		maxBody:        t.MaxBody,
 		inject:         map[string]string{},

@@ -553,3 +553,44 @@ func heldOverTLSClientLeaves(t *testing.T, maxVersion uint16, leave func(*tls.Co
 		t.Errorf("upstream saw %d requests", n)
 	}
 }
+
+// TestWire_UpstreamTarget: whatever request target and Host the client
+// sends, the upstream gets the normalised path under the upstream URL's
+// base path, the query exactly as sent, and the upstream's Host (or the
+// configured one), never the client's.
+func TestWire_UpstreamTarget(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, base, hostHeader, target string
+		wantURI                        string
+	}{
+		{"OriginForm", "", "", "/v1/users//42/./x?b=%20&a=1+2", "/v1/users/42/x?b=%20&a=1+2"},
+		{"AbsoluteForm", "", "", "http://evil.example/v1/users?x=1", "/v1/users?x=1"},
+		{"AuthorityLikePath", "", "", "//evil.example/v1/users", "/evil.example/v1/users"},
+		{"BasePath", "/base/", "", "/v1/users?x", "/base/v1/users?x"},
+		{"ConfiguredHost", "/base", "api.internal", "/v1/users", "/base/v1/users"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, nil)
+			want := c.hostHeader // the upstream's own host unless configured
+			if want == "" {
+				want = strings.TrimPrefix(up.URL, "http://")
+			}
+			e := newEnv(t, up, func(tg *qgate.Target) {
+				tg.HTTP.URL = up.URL + c.base
+				if c.hostHeader != "" {
+					tg.HTTP.Headers["Host"] = c.hostHeader
+				}
+			})
+			res, b, _ := exchange(t, e, rawRequest(e, "GET", c.target, "", ""))
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d: %s", res.StatusCode, b)
+			}
+			reqs := up.requests()
+			if len(reqs) != 1 || reqs[0].RequestURI != c.wantURI || reqs[0].Host != want {
+				t.Fatalf("upstream saw %+v; want %s with Host %s", reqs, c.wantURI, want)
+			}
+		})
+	}
+}
