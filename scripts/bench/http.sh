@@ -31,8 +31,10 @@
 # Throughput: wrk -t$THREADS -c$CONNS -d$DURATION against each target in
 # turn, $ROUNDS rounds, the order rotated every round; the median per
 # target is reported with the ratios. Latency: wrk -t1 -c1 -d$LAT_DURATION
-# --latency against direct and qgate, alternating, $ROUNDS rounds; the
-# median p50 of each and the difference (what qgate adds) are reported.
+# --latency against direct and qgate, alternating, $ROUNDS rounds, each
+# round after a sync (no audit writes of earlier rounds left to write
+# back); the median p50 of each and the difference (what qgate adds) are
+# reported.
 #
 # Needs Go (to build the programs) and, installed with apt-get when
 # missing, wrk, nginx and curl. Every process it starts is stopped on exit.
@@ -332,6 +334,12 @@ LAT_TARGETS=(direct qgate)
 [ -z "${TOKEN_BASE:-}" ] || LAT_TARGETS+=(qgate-base)
 log "latency: wrk -t1 -c1 -d$LAT_DURATION --latency, $ROUNDS rounds"
 for r in $(seq "$ROUNDS"); do
+	# The gateways' audit writes (hundreds of MB after the throughput
+	# rounds) sit dirty in the page cache until the kernel writes them
+	# back, about 30 s later, on the same two CPUs and disk: whichever
+	# target runs then is slowed (qgate's p50 at one connection by 10-30
+	# µs). Each round starts with none left, alike for every target.
+	sync
 	for t in "${LAT_TARGETS[@]}"; do
 		run_wrk "$WORK/results/lat-$t-$r" "$t" -t1 -c1 -d"$LAT_DURATION" --latency
 		log "  round $r $(printf '%-12s' "$t") p50 $(p50 "$WORK/results/lat-$t-$r") µs"
