@@ -1,12 +1,15 @@
 package metrics
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestRequest_CountsByLabels(t *testing.T) {
@@ -57,7 +60,37 @@ func TestNilMetrics_RecordNothing(t *testing.T) {
 	m.Request("api", "allow", "forwarded")
 	m.ReviewWait("api", "approved", time.Second)
 	m.AuthFailure("api", "expired")
-	m.UpstreamObserver("api")(time.Millisecond)
+	m.Upstream("api", time.Millisecond)
+}
+
+func TestUpstream_ObservesByTarget(t *testing.T) {
+	m := New(nil)
+	if n := testutil.CollectAndCount(m.upstreamLatency); n != 0 {
+		t.Fatalf("%d series before any call", n)
+	}
+	for range 3 {
+		m.Upstream("api", 2*time.Millisecond)
+	}
+	m.Upstream("db", time.Second)
+	if n := testutil.CollectAndCount(m.upstreamLatency); n != 2 {
+		t.Fatalf("%d series, want one per target", n)
+	}
+	for _, c := range []struct {
+		target string
+		count  int
+		sum    float64
+	}{{"api", 3, 0.006}, {"db", 1, 1}} {
+		h := m.upstreamLatency.WithLabelValues(c.target).(prometheus.Histogram)
+		var pb dto.Metric
+		if err := h.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		got := pb.GetHistogram()
+		if int(got.GetSampleCount()) != c.count || math.Abs(got.GetSampleSum()-c.sum) > 1e-9 {
+			t.Errorf("qgate_upstream_seconds{target=%q}: count %d sum %v, want %d and %v",
+				c.target, got.GetSampleCount(), got.GetSampleSum(), c.count, c.sum)
+		}
+	}
 }
 
 // BenchmarkRequest is one call's count, from many goroutines at once as
@@ -69,6 +102,18 @@ func BenchmarkRequest(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			m.Request("bench-api", "allow", "forwarded")
+		}
+	})
+}
+
+// BenchmarkUpstream is one call's upstream latency, from many goroutines.
+//
+//	go test -run '^$' -bench Upstream ./metrics
+func BenchmarkUpstream(b *testing.B) {
+	m := New(nil)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Upstream("bench-api", time.Millisecond)
 		}
 	})
 }

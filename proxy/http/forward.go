@@ -160,8 +160,7 @@ func (c *call) forward() {
 			Detail: "the upstream could not be reached or did not answer", ReviewID: c.reviewID, ErrorID: c.errID}, "error")
 		return
 	}
-	p.upstreamOnce.Do(func() { p.upstreamTime = p.Metrics.UpstreamObserver(p.Target.Name) })
-	p.upstreamTime(time.Since(t0))
+	p.Metrics.Upstream(p.Target.Name, time.Since(t0))
 	c.outcome = "forwarded"
 	c.status = res.StatusCode()
 	c.copyHead(res)
@@ -179,12 +178,12 @@ func (c *call) forward() {
 		fasthttp.ReleaseResponse(res)
 		return
 	}
-	n := res.Header.ContentLength()
-	if n >= 0 && n <= wholeBodyMax && !isEventStream(res.Header.ContentType()) {
+	n, events := res.Header.ContentLength(), isEventStream(res.Header.ContentType())
+	if n >= 0 && n <= wholeBodyMax && !events {
 		c.wholeBody(res, stream, t0)
 		return
 	}
-	if n < 0 || isEventStream(res.Header.ContentType()) {
+	if n < 0 || events {
 		// Chunked to the client, a flush after every read, and the head
 		// at once: an event stream may wait long for its first event.
 		n = -1

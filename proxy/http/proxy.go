@@ -78,8 +78,6 @@ type Proxy struct {
 
 	server         *fasthttp.Server
 	upstreamClient *fasthttp.HostClient // pooled keep-alive connections
-	upstreamOnce   sync.Once
-	upstreamTime   func(time.Duration)  // Metrics.UpstreamObserver, set once by the first call
 	onceClient     *fasthttp.HostClient // approved reviews: a new connection, never a retry
 	upstreamBase   string               // scheme://host of the upstream plus its base path
 	upstreamHost   string               // host[:port] for the Host header

@@ -111,8 +111,7 @@ func (s *session) finishExecution(e *execution) {
 	if e.code != "" || e.err != "" {
 		outcome = "error"
 	}
-	p.upstreamOnce.Do(func() { p.upstreamTime = p.Metrics.UpstreamObserver(p.Target.Name) })
-	p.upstreamTime(took)
+	p.Metrics.Upstream(p.Target.Name, took)
 	p.Metrics.Request(p.Target.Name, e.decision, outcome)
 	tags := e.tags
 	if tags == nil {

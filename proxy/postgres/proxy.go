@@ -109,9 +109,6 @@ type Proxy struct {
 	mockKey   []byte // derives fake SCRAM salts for unknown token ids
 	throttle  *throttle
 
-	upstreamOnce sync.Once
-	upstreamTime func(time.Duration) // Metrics.UpstreamObserver, set once by the first statement
-
 	mu       sync.Mutex
 	ln       net.Listener
 	closed   bool
